@@ -1,0 +1,29 @@
+#!/bin/sh
+# Installs what Nimbus needs on a fresh Debian 12 machine (idempotent, fast when nothing changed),
+# then builds dist/. Called by `npm start` and `npm test`.
+set -eu
+cd "$(dirname "$0")/.."
+
+need_apt=""
+command -v node >/dev/null 2>&1 || need_apt="$need_apt nodejs npm"
+command -v python3 >/dev/null 2>&1 || need_apt="$need_apt python3"
+if [ -n "$need_apt" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get -o DPkg::Lock::Timeout=600 install -y -qq $need_apt
+  else
+    echo "nimbus: missing$need_apt; install them (as root: apt-get install$need_apt)" >&2
+    exit 1
+  fi
+fi
+
+# npm dependencies: reinstall when package-lock.json changed since the last install.
+stamp=node_modules/.nimbus-lock
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json "$stamp"
+fi
+
+# Build the bundle when any source is newer than it.
+if [ ! -f dist/nimbus.js ] || [ -n "$(find src package-lock.json -newer dist/nimbus.js -print -quit)" ]; then
+  node scripts/build.mjs
+fi

@@ -1,0 +1,299 @@
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyRequest,
+} from 'fastify';
+import type { NimbusConfig } from './config.ts';
+import type { Principal } from './core/auth.ts';
+import { systemClock, type Clock } from './core/clock.ts';
+import {
+  ApiError,
+  InvalidArgument,
+  NimbusError,
+  NotFound,
+  PayloadTooLarge,
+  PermissionDenied,
+} from './core/errors.ts';
+import { EventBus } from './core/events.ts';
+import { hexId } from './core/ids.ts';
+import { Operations } from './core/operations.ts';
+import type { Platform, ServicePlugin } from './core/platform.ts';
+import { SqliteDocumentStore } from './platform/sqlite-store.ts';
+import {
+  adminPlugin,
+  computePlugin,
+  createIdentity,
+  iamPlugin,
+  longRunningPlugin,
+  metadataPlugin,
+  ownerPrincipalFor,
+  ProjectsService,
+  ProjectStore,
+  resourceManagerPlugin,
+  ROOT_RESOURCE,
+} from './services/index.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+  interface FastifyContextConfig {
+    /** Skips authentication (token endpoints, health, metadata server). */
+    public?: boolean;
+    /** Allows cross-origin mutating requests (bucket CORS applies instead). */
+    crossOrigin?: boolean;
+  }
+}
+
+export const VERSION = '0.1.0';
+/** Control-plane JSON bodies larger than this are refused with 413 (uploads stream separately). */
+export const BODY_LIMIT = 1024 * 1024;
+
+export interface BuildOptions {
+  clock?: Clock;
+  logger?: FastifyBaseLogger;
+}
+
+export interface NimbusApp {
+  app: FastifyInstance;
+  platform: Platform;
+  plugins: ServicePlugin[];
+  close(): Promise<void>;
+}
+
+function prepareDataDir(dataDir: string): void {
+  try {
+    mkdirSync(join(dataDir, 'logs'), { recursive: true });
+    accessSync(dataDir, constants.W_OK);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new NimbusError('NIMBUS_ERR_DATA_DIR', `cannot use data dir ${dataDir}: ${why}`);
+  }
+}
+
+function hostnameOf(hostHeader: string): string {
+  const host = hostHeader.toLowerCase();
+  if (host.startsWith('[')) {
+    return host.slice(1, host.indexOf(']'));
+  }
+  const colon = host.lastIndexOf(':');
+  return colon >= 0 && host.indexOf(':') === colon ? host.slice(0, colon) : host;
+}
+
+/** Host names a request may address (DNS-rebinding guard). */
+function hostAllowed(config: NimbusConfig, hostname: string): boolean {
+  return (
+    hostname === 'localhost' ||
+    hostname.endsWith('.localhost') ||
+    hostname === '::1' ||
+    /^127\.\d+\.\d+\.\d+$/.test(hostname) ||
+    hostname === config.host.toLowerCase() ||
+    hostname === 'metadata.google.internal' ||
+    hostname === '169.254.169.254' ||
+    config.allowedHosts.includes(hostname)
+  );
+}
+
+/** Rejects cross-site mutating requests: browsers send Origin (and Sec-Fetch-Site) on them. */
+function crossSite(request: FastifyRequest): boolean {
+  if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') {
+    return false;
+  }
+  const origin = request.headers.origin;
+  if (origin !== undefined && origin !== '') {
+    try {
+      return new URL(origin).host.toLowerCase() !== request.host.toLowerCase();
+    } catch {
+      return true;
+    }
+  }
+  const site = request.headers['sec-fetch-site'];
+  return site === 'cross-site' || site === 'same-site';
+}
+
+/** Maps Fastify's own errors (bad JSON, body too large...) to Google-shaped ones. */
+function toApiError(error: FastifyError | ApiError | Error): ApiError | undefined {
+  if (error instanceof ApiError) {
+    return error;
+  }
+  const code = (error as FastifyError).code;
+  switch (code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new PayloadTooLarge(`The request body is larger than the ${BODY_LIMIT} byte limit.`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ApiError(415, 'INVALID_ARGUMENT', 'Unsupported Content-Type for this method.', {
+        reason: 'unsupportedMediaType',
+      });
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new InvalidArgument('Invalid JSON payload received. The body is empty.', {
+        reason: 'parseError',
+      });
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new InvalidArgument('The Content-Length does not match the body.', { reason: 'badContent' });
+    default:
+      break;
+  }
+  if (error instanceof SyntaxError || (error as FastifyError).statusCode === 400) {
+    return new InvalidArgument(`Invalid JSON payload received. ${error.message}`, { reason: 'parseError' });
+  }
+  const status = (error as FastifyError).statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    return new ApiError(status, 'INVALID_ARGUMENT', error.message, { reason: 'badRequest' });
+  }
+  return undefined;
+}
+
+/** Builds the whole server without listening (tests call this and use `app.inject`). */
+export async function buildApp(config: NimbusConfig, options: BuildOptions = {}): Promise<NimbusApp> {
+  prepareDataDir(config.dataDir);
+  const clock = options.clock ?? systemClock;
+  const store = new SqliteDocumentStore(join(config.dataDir, 'nimbus.db'));
+  const projects = new ProjectsService(new ProjectStore(store), clock);
+  const identity = createIdentity({
+    docs: store,
+    clock,
+    projects,
+    anonymousMode: config.anonymous,
+    ownerEmail: config.ownerEmail,
+  });
+  const owner = ownerPrincipalFor(config.ownerEmail);
+
+  const app = Fastify({
+    loggerInstance: options.logger,
+    bodyLimit: BODY_LIMIT,
+    genReqId: () => hexId(8),
+    requestIdHeader: false,
+    routerOptions: { maxParamLength: 2048, ignoreTrailingSlash: true },
+    trustProxy: false,
+  });
+  const platform: Platform = {
+    config,
+    clock,
+    store,
+    events: new EventBus(store, clock),
+    operations: new Operations(store, clock),
+    access: identity.access,
+    policies: identity.policies,
+    projects,
+    tokens: identity.tokens,
+    log: app.log,
+    anonymousPrincipal: () => identity.access.authenticate(undefined),
+    ownerPrincipal: () => owner,
+  };
+  platform.events.setErrorReporter((name, error) => {
+    app.log.error({ err: error, subscription: name }, 'event delivery failed; will retry');
+  });
+
+  const bootstrap = (): void => {
+    store.transaction(() => {
+      identity.policies.grant(ROOT_RESOURCE, 'roles/owner', owner.member);
+      projects.ensure({ projectId: config.defaultProject, name: config.defaultProject }, (project) => {
+        identity.policies.grant(`projects/${project.projectId}`, 'roles/owner', owner.member);
+      });
+    });
+  };
+  bootstrap();
+  platform.operations.recoverInterrupted();
+
+  let plugins: ServicePlugin[] = [];
+  plugins = [
+    adminPlugin({
+      plugins: () => plugins,
+      startedAt: Date.now(),
+      version: VERSION,
+      reset: async () => {
+        await platform.operations.settle();
+        store.clear();
+        identity.tokens.reload();
+        bootstrap();
+      },
+    }),
+    resourceManagerPlugin(projects),
+    iamPlugin(identity),
+    metadataPlugin,
+    longRunningPlugin,
+    computePlugin,
+  ];
+
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string' },
+    (_request, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(body as string)));
+    },
+  );
+
+  app.decorateRequest('principal', undefined as unknown as Principal);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    if (!hostAllowed(config, hostnameOf(request.host))) {
+      throw new PermissionDenied(
+        `Host '${request.host}' is not allowed. Add it with --allowed-hosts if you mean to reach Nimbus by that name.`,
+        { reason: 'forbidden' },
+      );
+    }
+    const routeConfig = request.routeOptions.config;
+    if (routeConfig.crossOrigin !== true && crossSite(request)) {
+      throw new PermissionDenied('Cross-origin requests to the control APIs are not allowed.', {
+        reason: 'forbidden',
+      });
+    }
+    if (routeConfig.public === true) {
+      request.principal = platform.anonymousPrincipal();
+      return;
+    }
+    const query = request.query as Record<string, unknown> | undefined;
+    const headerValue = request.headers.authorization;
+    const tokenParam = typeof query?.access_token === 'string' ? `Bearer ${query.access_token}` : undefined;
+    request.principal = identity.access.authenticate(headerValue ?? tokenParam);
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const apiError = toApiError(error);
+    if (apiError === undefined) {
+      request.log.error({ err: error }, 'unexpected error');
+      const internal = new ApiError(500, 'INTERNAL', `Internal error. Request id: ${request.id}`, {
+        reason: 'backendError',
+      });
+      return reply.code(500).send(internal.toJSON());
+    }
+    if (apiError.httpStatus >= 500) {
+      request.log.error({ err: error }, 'server error');
+    }
+    for (const [name, value] of Object.entries(apiError.headers)) {
+      reply.header(name, value);
+    }
+    return reply.code(apiError.httpStatus).send(apiError.toJSON());
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const error = new NotFound(
+      `The requested URL ${request.url.split('?')[0] ?? ''} was not found on this server.`,
+    );
+    return reply.code(404).send(error.toJSON());
+  });
+
+  for (const plugin of plugins) {
+    await plugin.register(app, platform);
+  }
+  await app.ready();
+  platform.events.start();
+
+  return {
+    app,
+    platform,
+    plugins,
+    close: async () => {
+      for (const plugin of plugins) {
+        await plugin.stop?.();
+      }
+      await app.close();
+      await platform.operations.settle();
+      await platform.events.drain();
+      store.close();
+    },
+  };
+}

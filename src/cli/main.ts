@@ -1,0 +1,185 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { FLAGS, parseConfig, type NimbusConfig } from '../config.ts';
+import { clientBaseUrl, shellExports } from '../core/env.ts';
+import { NimbusError } from '../core/errors.ts';
+import { serverInfoPath, startServer, type ServerInfo } from '../main.ts';
+
+const HELP = `nimbus: a cloud on one machine that speaks Google Cloud's APIs
+
+Usage:
+  nimbus start [flags]         start every service on one port (console at /)
+  nimbus status [flags]        show whether Nimbus runs and each service's state
+  nimbus env [flags]           print shell exports that point Google's clients and gcloud at Nimbus
+  nimbus gcloud ARGS...        run the installed Google Cloud CLI against Nimbus
+  nimbus reset [flags]         wipe all state (through the running server, or the data dir)
+  nimbus version
+
+Flags (each also read from its environment variable):
+${FLAGS.map((f) => `  ${f.flag.padEnd(16)} ${f.env.padEnd(22)} ${f.help} (default: ${f.default})`).join('\n')}
+`;
+
+function out(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function runningServer(config: NimbusConfig): ServerInfo | undefined {
+  const file = serverInfoPath(config.dataDir);
+  if (!existsSync(file)) {
+    return undefined;
+  }
+  try {
+    const info = JSON.parse(readFileSync(file, 'utf8')) as ServerInfo;
+    process.kill(info.pid, 0);
+    return info;
+  } catch {
+    return undefined;
+  }
+}
+
+function serverUrl(config: NimbusConfig): string {
+  return runningServer(config)?.url ?? clientBaseUrl(config);
+}
+
+async function call(url: string, init: RequestInit = {}): Promise<unknown> {
+  let response: Response;
+  try {
+    response = await fetch(url, init);
+  } catch {
+    throw new NimbusError(
+      'NIMBUS_ERR_NOT_RUNNING',
+      `Nimbus is not running at ${new URL(url).origin}: start it with 'nimbus start'`,
+    );
+  }
+  const body = (await response.json()) as unknown;
+  if (!response.ok) {
+    const message = (body as { error?: { message?: string } }).error?.message ?? response.statusText;
+    throw new NimbusError('NIMBUS_ERR_REQUEST', `${response.status}: ${message}`);
+  }
+  return body;
+}
+
+async function clientEnv(config: NimbusConfig): Promise<Record<string, string>> {
+  return (await call(`${serverUrl(config)}/_nimbus/env`)) as Record<string, string>;
+}
+
+export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      out(HELP);
+      return 0;
+    case 'version':
+    case '--version':
+      out('nimbus 0.1.0');
+      return 0;
+    case 'start': {
+      const config = parseConfig(rest, env);
+      const stop = await startServer(config, out);
+      await new Promise<void>((resolve) => {
+        const shutdown = (signal: string): void => {
+          out(`Nimbus stopping (${signal})`);
+          void stop().then(resolve);
+        };
+        process.once('SIGINT', () => {
+          shutdown('SIGINT');
+        });
+        process.once('SIGTERM', () => {
+          shutdown('SIGTERM');
+        });
+      });
+      return 0;
+    }
+    case 'status': {
+      const config = parseConfig(rest, env);
+      const url = serverUrl(config);
+      const services = (await call(`${url}/_nimbus/services`)) as {
+        services: { name: string; state: string; reason?: string; fix?: string }[];
+      };
+      out(`Nimbus is running at ${url}`);
+      for (const s of services.services) {
+        out(
+          `  ${s.name.padEnd(22)} ${s.state}${s.reason === undefined ? '' : `: ${s.reason}`}${s.fix === undefined ? '' : ` (fix: ${s.fix})`}`,
+        );
+      }
+      return 0;
+    }
+    case 'env': {
+      const config = parseConfig(rest, env);
+      out(shellExports(await clientEnv(config)));
+      return 0;
+    }
+    case 'reset': {
+      const config = parseConfig(rest, env);
+      if (runningServer(config) !== undefined) {
+        await call(`${serverUrl(config)}/_nimbus/reset`, { method: 'POST' });
+        out('Nimbus state reset (server still running).');
+      } else {
+        for (const entry of ['nimbus.db', 'nimbus.db-wal', 'nimbus.db-shm', 'gcloud']) {
+          rmSync(join(config.dataDir, entry), { recursive: true, force: true });
+        }
+        out(`Nimbus state in ${config.dataDir} removed.`);
+      }
+      return 0;
+    }
+    case 'gcloud': {
+      const flags: string[] = [];
+      const args = [...rest];
+      // Leading Nimbus flags (--port, --data-dir...) are ours; the rest goes to gcloud.
+      while (
+        args[0] !== undefined &&
+        FLAGS.some((f) => args[0] === f.flag || args[0]?.startsWith(`${f.flag}=`))
+      ) {
+        const flag = args.shift() ?? '';
+        flags.push(flag);
+        if (!flag.includes('=')) {
+          flags.push(args.shift() ?? '');
+        }
+      }
+      const config = parseConfig(flags, env);
+      const gcloudConfig = join(config.dataDir, 'gcloud');
+      mkdirSync(gcloudConfig, { recursive: true });
+      const childEnv = { ...process.env, ...(await clientEnv(config)), CLOUDSDK_CONFIG: gcloudConfig };
+      return await new Promise<number>((resolve) => {
+        const child = spawn('gcloud', args, { stdio: 'inherit', env: childEnv });
+        child.on('error', () => {
+          process.stderr.write(
+            'nimbus: gcloud is not installed (install the Google Cloud CLI, package google-cloud-cli)\n',
+          );
+          resolve(127);
+        });
+        child.on('exit', (code) => {
+          resolve(code ?? 1);
+        });
+      });
+    }
+    default:
+      throw new NimbusError(
+        'NIMBUS_ERR_BAD_COMMAND',
+        `unknown command '${command}' (nimbus --help lists them)`,
+      );
+  }
+}
+
+export function run(): void {
+  main(process.argv.slice(2), process.env).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      if (error instanceof NimbusError) {
+        process.stderr.write(`nimbus: ${error.code}: ${error.message}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      process.stderr.write(
+        `nimbus: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,36 @@
+/**
+ * The metadata store contract. Every service keeps its control-plane state as JSON documents in
+ * named collections, keyed by a string (usually the resource name). Listing is by key order, with an
+ * optional prefix, so children of a resource are a key range. One `transaction` per API mutation.
+ *
+ * Implementations: SQLite (platform/sqlite-store.ts, the embedded default) and memory (tests). A
+ * PostgreSQL implementation slots in behind the same interface when Nimbus spans machines.
+ */
+export interface ListOptions {
+  /** Only keys that start with this prefix. */
+  prefix?: string | undefined;
+  /** Only keys strictly greater than this one. */
+  after?: string | undefined;
+  limit?: number | undefined;
+}
+
+export interface DocumentStore {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- typed view of a stored document
+  get<T>(collection: string, key: string): T | undefined;
+  put(collection: string, key: string, doc: unknown): void;
+  /** Inserts only when the key is new; returns false when it existed. */
+  insert(collection: string, key: string, doc: unknown): boolean;
+  delete(collection: string, key: string): boolean;
+  list<T>(collection: string, options?: ListOptions): T[];
+  count(collection: string, prefix?: string): number;
+  /** Runs `fn` atomically; nested calls join the outer transaction. */
+  transaction<R>(fn: () => R): R;
+  /** Removes every document (nimbus reset). */
+  clear(): void;
+  close(): void;
+}
+
+/** Upper bound for a prefix range scan. */
+export function prefixEnd(prefix: string): string {
+  return prefix + '\u{10ffff}';
+}

@@ -1,0 +1,205 @@
+import {
+  membersOf,
+  type Policy,
+  type PolicyBinding,
+  type PolicyRegistry,
+  type Principal,
+  type ProjectDirectory,
+} from '../../core/auth.ts';
+import { Aborted, InvalidArgument, PermissionDenied } from '../../core/errors.ts';
+import { contentEtag } from '../../core/ids.ts';
+import { predefinedRole, type RoleDefinition } from './roles-catalog.ts';
+import type { IamStore } from './store.ts';
+
+/** The root of the resource hierarchy: every project's parent. The local owner is its owner. */
+export const ROOT_RESOURCE = 'organizations/1';
+
+/** Google's etag of a resource that never had a policy. */
+const EMPTY_POLICY_ETAG = 'ACAB';
+
+const MEMBER_PATTERN =
+  /^(allUsers|allAuthenticatedUsers|(user|serviceAccount|group|domain):[^\s:]+|deleted:(user|serviceAccount|group):[^\s]+|principal(Set)?:\/\/\S+|projectOwner:\S+|projectEditor:\S+|projectViewer:\S+)$/;
+
+export interface PolicyContext {
+  store: IamStore;
+  projects: ProjectDirectory;
+  anonymousMode: () => 'owner' | 'viewer' | 'none';
+}
+
+/**
+ * Policies on resources and the one evaluation function every call goes through. A resource's
+ * effective policy is the union of its own and its ancestors' (resource -> project -> root).
+ */
+export class Policies implements PolicyRegistry {
+  constructor(private readonly ctx: PolicyContext) {}
+
+  getPolicy(resource: string): Policy {
+    const stored = this.ctx.store.getPolicy(resource);
+    return stored ?? { version: 1, etag: EMPTY_POLICY_ETAG };
+  }
+
+  setPolicy(resource: string, policy: Policy, updateMask?: string): Policy {
+    return this.ctx.store.transaction(() => {
+      const current = this.getPolicy(resource);
+      if (policy.etag !== undefined && policy.etag !== '' && policy.etag !== current.etag) {
+        throw new Aborted(
+          'There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.',
+          { reason: 'aborted' },
+        );
+      }
+      const fields =
+        updateMask === undefined || updateMask === '' ? ['bindings', 'etag'] : updateMask.split(',');
+      const bindings = fields.includes('bindings')
+        ? normaliseBindings(policy.bindings ?? [])
+        : (current.bindings ?? []);
+      this.validateBindings(resource, bindings);
+      const hasCondition = bindings.some((b) => b.condition !== undefined);
+      const next: Policy = { version: hasCondition ? 3 : (policy.version ?? 1) === 3 ? 3 : 1, bindings };
+      if (fields.includes('auditConfigs') && policy.auditConfigs !== undefined) {
+        next.auditConfigs = policy.auditConfigs;
+      } else if (current.auditConfigs !== undefined) {
+        next.auditConfigs = current.auditConfigs;
+      }
+      next.etag = contentEtag({ resource, next, previous: current.etag });
+      if (bindings.length === 0 && next.auditConfigs === undefined) {
+        delete next.bindings;
+      }
+      this.ctx.store.putPolicy(resource, next);
+      return next;
+    });
+  }
+
+  dropPolicy(resource: string): void {
+    this.ctx.store.deletePolicy(resource);
+  }
+
+  /** Adds `member` to `role` on `resource` (used for the owner's initial grants). */
+  grant(resource: string, role: string, member: string): void {
+    const policy = this.getPolicy(resource);
+    const bindings = policy.bindings ?? [];
+    const binding = bindings.find((b) => b.role === role && b.condition === undefined);
+    if (binding?.members.includes(member)) {
+      return;
+    }
+    const next = binding === undefined ? [...bindings, { role, members: [member] }] : bindings;
+    if (binding !== undefined) {
+      binding.members.push(member);
+    }
+    this.setPolicy(resource, { ...policy, bindings: next });
+  }
+
+  resolveRole(role: string): RoleDefinition | undefined {
+    const predefined = predefinedRole(role);
+    if (predefined !== undefined) {
+      return predefined;
+    }
+    const custom = this.ctx.store.getRole(role);
+    if (custom === undefined || custom.deleteTime !== undefined || custom.stage === 'DISABLED') {
+      return undefined;
+    }
+    return custom;
+  }
+
+  /** The ancestors whose policies apply to `resource`, nearest first. */
+  ancestry(resource: string): string[] {
+    const chain: string[] = [];
+    const match = /^projects\/([^/]+)(.*)$/.exec(resource);
+    if (match?.[1] !== undefined) {
+      const projectResource = `projects/${this.ctx.projects.find(match[1])?.projectId ?? match[1]}`;
+      if (match[2] !== undefined && match[2] !== '') {
+        chain.push(projectResource + match[2]);
+      }
+      chain.push(projectResource);
+    } else {
+      chain.push(resource);
+    }
+    if (resource !== ROOT_RESOURCE) {
+      chain.push(ROOT_RESOURCE);
+    }
+    return chain;
+  }
+
+  permitted(principal: Principal, permissions: string[], resource: string): string[] {
+    const members = new Set(membersOf(principal));
+    const granted = new Set<string>();
+    if (principal.kind === 'anonymous' && this.ctx.anonymousMode() === 'viewer') {
+      for (const p of predefinedRole('roles/viewer')?.includedPermissions ?? []) {
+        granted.add(p);
+      }
+    }
+    for (const node of this.ancestry(resource)) {
+      for (const binding of this.ctx.store.getPolicy(node)?.bindings ?? []) {
+        if (binding.condition !== undefined || !binding.members.some((m) => members.has(m))) {
+          continue;
+        }
+        for (const p of this.resolveRole(binding.role)?.includedPermissions ?? []) {
+          granted.add(p);
+        }
+      }
+    }
+    return permissions.filter((p) => granted.has(p));
+  }
+
+  authorize(principal: Principal, permission: string, resource: string): void {
+    if (this.permitted(principal, [permission], resource).length === 0) {
+      throw new PermissionDenied(
+        `Permission '${permission}' denied on resource '${resource}' (or it may not exist).`,
+        {
+          reason: 'forbidden',
+        },
+      );
+    }
+  }
+
+  private validateBindings(resource: string, bindings: PolicyBinding[]): void {
+    const isProject = /^projects\/[^/]+$/.test(resource);
+    for (const binding of bindings) {
+      if (typeof binding.role !== 'string' || binding.role === '') {
+        throw new InvalidArgument('A binding must name a role.', { reason: 'badRequest' });
+      }
+      if (this.resolveRole(binding.role) === undefined) {
+        throw new InvalidArgument(`Role ${binding.role} is not supported for this resource.`, {
+          reason: 'badRequest',
+        });
+      }
+      for (const member of binding.members) {
+        if (!MEMBER_PATTERN.test(member)) {
+          throw new InvalidArgument(`Invalid member: ${member}`, { reason: 'badRequest' });
+        }
+        if (isProject && (member === 'allUsers' || member === 'allAuthenticatedUsers')) {
+          throw new InvalidArgument(
+            `Policy members must be of the form "<type>:<value>"; ${member} is not supported on projects.`,
+            { reason: 'badRequest' },
+          );
+        }
+        if (member.startsWith('serviceAccount:') && member.endsWith('.iam.gserviceaccount.com')) {
+          const email = member.slice('serviceAccount:'.length);
+          const project = /@([^.]+)\.iam\.gserviceaccount\.com$/.exec(email)?.[1] ?? '';
+          if (this.ctx.store.getAccount(`projects/${project}/serviceAccounts/${email}`) === undefined) {
+            throw new InvalidArgument(`Service account ${email} does not exist.`, { reason: 'badRequest' });
+          }
+        }
+      }
+    }
+  }
+}
+
+function normaliseBindings(bindings: PolicyBinding[]): PolicyBinding[] {
+  const merged = new Map<string, PolicyBinding>();
+  for (const binding of bindings) {
+    const key = `${binding.role}\u0000${JSON.stringify(binding.condition ?? null)}`;
+    const existing = merged.get(key);
+    const members = [...new Set(binding.members)];
+    if (existing === undefined) {
+      if (members.length > 0) {
+        merged.set(
+          key,
+          binding.condition === undefined ? { role: binding.role, members } : { ...binding, members },
+        );
+      }
+    } else {
+      existing.members = [...new Set([...existing.members, ...members])];
+    }
+  }
+  return [...merged.values()].map((b) => ({ ...b, members: [...b.members].sort() }));
+}
