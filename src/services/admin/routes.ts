@@ -13,6 +13,25 @@ export interface AdminContext {
 
 /** Nimbus's own endpoints under /_nimbus/: health, version, services, env, reset. */
 export function registerAdminRoutes(app: FastifyInstance, platform: Platform, admin: AdminContext): void {
+  // Until the web console lands, `/` is an honest status page (no fake data).
+  app.get('/', { config: { public: true } }, async (_request, reply) => {
+    const rows = admin
+      .plugins()
+      .map((plugin) => {
+        const status = plugin.status?.(platform) ?? { state: 'ready' };
+        return `<tr><td>${escapeHtml(plugin.title)}</td><td>${escapeHtml(plugin.name)}</td><td>${status.state}</td></tr>`;
+      })
+      .join('');
+    return reply
+      .type('text/html; charset=utf-8')
+      .send(
+        `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Nimbus</title></head><body>` +
+          `<h1>Nimbus</h1><p>Project <b>${escapeHtml(platform.config.defaultProject)}</b>. ` +
+          `The web console is not built yet: use <code>nimbus env</code> and gcloud or Google's client libraries.</p>` +
+          `<table><thead><tr><th>Service</th><th>API</th><th>State</th></tr></thead><tbody>${rows}</tbody></table></body></html>`,
+      );
+  });
+
   app.get('/_nimbus/health', { config: { public: true } }, async () => ({ status: 'ok' }));
 
   app.get('/_nimbus/version', { config: { public: true } }, async () => ({
@@ -54,4 +73,8 @@ export function registerAdminRoutes(app: FastifyInstance, platform: Platform, ad
     await admin.reset();
     return { status: 'reset' };
   });
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${String(c.codePointAt(0))};`);
 }
