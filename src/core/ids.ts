@@ -23,3 +23,14 @@ export function randomToken(bytes = 24): string {
 export function contentEtag(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest().subarray(0, 8).toString('base64');
 }
+
+/**
+ * Whether an etag a client sent back matches ours. Policy, role and service-account etags are
+ * protobuf `bytes`: clients decode them and may re-encode them in the URL-safe base64 alphabet
+ * (gcloud does), so `ab/c+d==` and `ab_c-d==` are the same etag, as on Google.
+ */
+export function sameEtag(sent: string, current: string): boolean {
+  const canonical = (etag: string): string =>
+    etag.replaceAll('-', '+').replaceAll('_', '/').replace(/=+$/, '');
+  return canonical(sent) === canonical(current);
+}

@@ -47,7 +47,14 @@ export function presentKey(
 }
 
 export function presentRole(role: RoleDefinition, view: 'BASIC' | 'FULL'): Record<string, unknown> {
-  const out: Record<string, unknown> = { name: role.name, title: role.title, description: role.description };
+  // proto3 JSON: empty strings are omitted (a custom role made without --description has none).
+  const out: Record<string, unknown> = { name: role.name };
+  if (role.title !== '') {
+    out.title = role.title;
+  }
+  if (role.description !== '') {
+    out.description = role.description;
+  }
   if (view === 'FULL') {
     out.includedPermissions = role.includedPermissions;
   }

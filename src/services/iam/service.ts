@@ -2,7 +2,7 @@ import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { rfc3339, type Clock } from '../../core/clock.ts';
 import type { ProjectDirectory } from '../../core/auth.ts';
 import { AlreadyExists, FailedPrecondition, InvalidArgument, NotFound } from '../../core/errors.ts';
-import { contentEtag, hexId, numericId } from '../../core/ids.ts';
+import { contentEtag, hexId, numericId, sameEtag } from '../../core/ids.ts';
 import { paginate, type Page, type PageRequest } from '../../core/paging.ts';
 import { selfSignedCertificate } from '../../platform/x509.ts';
 import { isKnownPermission, predefinedRoles, type RoleDefinition } from './roles-catalog.ts';
@@ -14,6 +14,11 @@ const ROLE_ID = /^[a-zA-Z0-9_.]{3,64}$/;
 const MAX_KEYS_PER_ACCOUNT = 10;
 const UNDELETE_WINDOW_MS = 30 * 24 * 3600 * 1000;
 const KEY_NEVER_EXPIRES = Date.parse('9999-12-31T23:59:59Z');
+
+/** Key validity times are whole seconds on Google (`2026-01-01T00:00:00Z`, `9999-12-31T23:59:59Z`). */
+function wholeSeconds(ms: number): string {
+  return rfc3339(Math.floor(ms / 1000) * 1000).replace(/\.000Z$/, 'Z');
+}
 
 export interface CreatedKey {
   key: ServiceAccountKeyRecord;
@@ -123,7 +128,7 @@ export class IamService {
   ): ServiceAccountRecord {
     return this.store.transaction(() => {
       const account = this.getAccount(name);
-      if (patch.etag !== undefined && patch.etag !== '' && patch.etag !== account.etag) {
+      if (patch.etag !== undefined && patch.etag !== '' && !sameEtag(patch.etag, account.etag)) {
         throw new FailedPrecondition('The etag of the service account does not match; re-read and retry.');
       }
       const next = { ...account };
@@ -205,8 +210,8 @@ export class IamService {
         accountUniqueId: account.uniqueId,
         publicKeyPem: createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString(),
         certificatePem,
-        validAfterTime: rfc3339(now),
-        validBeforeTime: rfc3339(KEY_NEVER_EXPIRES),
+        validAfterTime: wholeSeconds(now),
+        validBeforeTime: wholeSeconds(KEY_NEVER_EXPIRES),
         keyAlgorithm: 'KEY_ALG_RSA_2048',
         keyOrigin: 'GOOGLE_PROVIDED',
         keyType: 'USER_MANAGED',
@@ -345,7 +350,7 @@ export class IamService {
       if (current.deleteTime !== undefined) {
         throw new FailedPrecondition(`You can't update a deleted role.`);
       }
-      if (patch.etag !== undefined && patch.etag !== current.etag) {
+      if (patch.etag !== undefined && !sameEtag(patch.etag, current.etag)) {
         throw new FailedPrecondition('The etag of the role does not match; re-read and retry.', {
           reason: 'conflict',
         });
