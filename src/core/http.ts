@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { Static, TSchema } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import { InvalidArgument, NotFound } from './errors.ts';
 
 /** Validates a JSON body against a TypeBox schema, answering as Google does for bad payloads. */
@@ -14,10 +14,12 @@ export function parseBody<S extends TSchema>(schema: S, body: unknown, allowEmpt
   }
   const first = Value.Errors(schema, value).First();
   const path = first?.path.replace(/^\//, '').replaceAll('/', '.') ?? '';
-  if (first !== undefined && first.schema.additionalProperties === false && typeof first.value === 'object') {
-    const allowed = Object.keys((first.schema as { properties?: object }).properties ?? {});
-    const unknown = Object.keys(first.value as object).find((key) => !allowed.includes(key)) ?? path;
-    const at = path === '' ? '' : ` at '${path}'`;
+  if (first?.type === ValueErrorType.ObjectAdditionalProperties) {
+    // The error's path ends with the unknown field: `Unknown name "bar" at 'serviceAccount'`.
+    const segments = path.split('.');
+    const unknown = segments.pop() ?? '';
+    const parent = segments.join('.');
+    const at = parent === '' ? '' : ` at '${parent}'`;
     throw new InvalidArgument(
       `Invalid JSON payload received. Unknown name "${unknown}"${at}: Cannot find field.`,
       {

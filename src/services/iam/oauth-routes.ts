@@ -69,7 +69,9 @@ export function registerOAuthRoutes(app: FastifyInstance, platform: Platform, id
 
   const tokenInfo = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const fields = { ...(request.query as Record<string, string>), ...fieldsOf(request) };
-    const token = fields.access_token ?? fields.id_token;
+    // google-auth-library's getTokenInfo sends the token as `Authorization: Bearer`, not a field.
+    const bearerToken = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
+    const token = fields.access_token ?? fields.id_token ?? bearerToken;
     try {
       if (token === undefined) {
         throw new InvalidArgument('access_token is required');
