@@ -1,9 +1,11 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, {
+  LogController,
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
 import type { NimbusConfig } from './config.ts';
@@ -146,6 +148,44 @@ function toApiError(error: FastifyError | ApiError | Error): ApiError | undefine
   return undefined;
 }
 
+/** One compact log line per completed request instead of Fastify's two (incoming + completed). */
+class RequestLog extends LogController {
+  override incomingRequest(): void {
+    // Logged once, on completion.
+  }
+
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): void {
+    if (this.isLogDisabled(request)) {
+      return;
+    }
+    const line = {
+      method: request.method,
+      url: request.url,
+      statusCode: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 100) / 100,
+    };
+    if (error) {
+      reply.log.error({ ...line, err: error }, 'request errored');
+    } else {
+      reply.log.info(line, 'request');
+    }
+  }
+}
+
+/** Request ids: a random per-process prefix and a counter (unique, no random bytes per request). */
+function requestIds(): () => string {
+  const prefix = hexId(4);
+  let next = 0;
+  return () => {
+    next = (next + 1) % 0x100000000;
+    return prefix + next.toString(16).padStart(8, '0');
+  };
+}
+
 /** Builds the whole server without listening (tests call this and use `app.inject`). */
 export async function buildApp(config: NimbusConfig, options: BuildOptions = {}): Promise<NimbusApp> {
   prepareDataDir(config.dataDir);
@@ -164,9 +204,19 @@ export async function buildApp(config: NimbusConfig, options: BuildOptions = {})
   const app = Fastify({
     loggerInstance: options.logger,
     bodyLimit: BODY_LIMIT,
-    genReqId: () => hexId(8),
+    genReqId: requestIds(),
     requestIdHeader: false,
+    logController: new RequestLog(),
     routerOptions: { maxParamLength: 2048, ignoreTrailingSlash: true },
+    // Bad percent-encoding and over-long path segments fail before routing: answer Google-shaped too.
+    frameworkErrors: (error, request, reply) => {
+      const apiError =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? new ApiError(414, 'INVALID_ARGUMENT', 'The request URL is too long.', { reason: 'uriTooLong' })
+          : new InvalidArgument('The request URL is not valid.', { reason: 'badRequest' });
+      const out = reply as unknown as FastifyReply;
+      void out.header('x-request-id', request.id).code(apiError.httpStatus).send(apiError.toJSON());
+    },
     trustProxy: false,
   });
   const platform: Platform = {

@@ -1,7 +1,7 @@
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
-import { buildApp } from './app.ts';
+import { buildApp, type NimbusApp } from './app.ts';
 import type { NimbusConfig } from './config.ts';
 import { clientBaseUrl, clientEnvironment, shellExports } from './core/env.ts';
 import { NimbusError } from './core/errors.ts';
@@ -18,16 +18,49 @@ export function serverInfoPath(dataDir: string): string {
   return join(dataDir, 'server.json');
 }
 
+/** Opens DATA_DIR/logs/nimbus.log for appending: a data dir that cannot hold it is NIMBUS_ERR_DATA_DIR. */
+function openLogFile(dataDir: string): number {
+  try {
+    mkdirSync(join(dataDir, 'logs'), { recursive: true });
+    return openSync(join(dataDir, 'logs', 'nimbus.log'), 'a');
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new NimbusError('NIMBUS_ERR_DATA_DIR', `cannot use data dir ${dataDir}: ${why}`);
+  }
+}
+
+/** Refuses a data dir that a live Nimbus server is using (one server, one writer per data dir). */
+async function refuseDataDirInUse(dataDir: string): Promise<void> {
+  let info: ServerInfo;
+  try {
+    info = JSON.parse(readFileSync(serverInfoPath(dataDir), 'utf8')) as ServerInfo;
+    process.kill(info.pid, 0);
+  } catch {
+    return; // no server.json, or left behind by a server that died
+  }
+  try {
+    const health = await fetch(`${info.url}/_nimbus/health`, { signal: AbortSignal.timeout(1000) });
+    if (!health.ok) {
+      return;
+    }
+  } catch {
+    return; // the pid was reused by another process
+  }
+  throw new NimbusError(
+    'NIMBUS_ERR_DATA_DIR',
+    `data dir ${dataDir} is in use by the Nimbus server at ${info.url} (pid ${info.pid}): stop it or pass another --data-dir`,
+  );
+}
+
 /** Starts Nimbus: the only place that listens. Resolves once the server is ready. */
 export async function startServer(
   config: NimbusConfig,
   out: (line: string) => void,
 ): Promise<() => Promise<void>> {
   const started = performance.now();
-  const logger = pino(
-    { level: config.logLevel },
-    pino.destination({ dest: join(config.dataDir, 'logs', 'nimbus.log'), mkdir: true, sync: false }),
-  );
+  const logFd = openLogFile(config.dataDir);
+  await refuseDataDirInUse(config.dataDir);
+  const logger = pino({ level: config.logLevel }, pino.destination({ fd: logFd, sync: false }));
   const nimbus = await buildApp(config, { logger });
   try {
     await nimbus.app.listen({ host: config.host, port: config.port });
@@ -45,6 +78,23 @@ export async function startServer(
     }
     throw error;
   }
+  try {
+    return await announce(config, nimbus, logger, started, out);
+  } catch (error) {
+    await nimbus.close();
+    rmSync(serverInfoPath(config.dataDir), { force: true });
+    throw error;
+  }
+}
+
+/** Records server.json, starts the plugins and prints the ready lines; returns the stop function. */
+async function announce(
+  config: NimbusConfig,
+  nimbus: NimbusApp,
+  logger: pino.Logger,
+  started: number,
+  out: (line: string) => void,
+): Promise<() => Promise<void>> {
   const address = nimbus.app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const url = clientBaseUrl(config, port);
@@ -60,26 +110,28 @@ export async function startServer(
     await plugin.start?.(nimbus.platform);
   }
   const readyMs = Math.round(performance.now() - started);
-  const owner = nimbus.platform.tokens.issueAccessToken(nimbus.platform.ownerPrincipal(), {
-    lifetimeSeconds: 12 * 3600,
-  });
-  const env = clientEnvironment(url, config, nimbus.plugins, owner.accessToken);
   out(`Nimbus ${url} ready in ${readyMs} ms (data: ${config.dataDir}, anonymous: ${config.anonymous})`);
   out(`Console:  ${url}/`);
   out(`Project:  ${config.defaultProject}`);
   out(`Point clients at Nimbus:  eval "$(nimbus env)"   (or: nimbus gcloud ...)`);
   nimbus.app.log.info({ readyMs, url }, 'ready');
   if (process.env.NIMBUS_PRINT_ENV === '1') {
-    out(shellExports(env));
+    // Only now: the first token makes Nimbus's signing key, which is slow on a new data dir.
+    const owner = nimbus.platform.tokens.issueAccessToken(nimbus.platform.ownerPrincipal(), {
+      lifetimeSeconds: 12 * 3600,
+    });
+    out(shellExports(clientEnvironment(url, config, nimbus.plugins, owner.accessToken)));
   }
-  let stopping = false;
+  let stopping: Promise<void> | undefined;
   return async () => {
-    if (stopping) {
-      return;
-    }
-    stopping = true;
-    await nimbus.close();
-    rmSync(serverInfoPath(config.dataDir), { force: true });
-    logger.flush();
+    stopping ??= (async () => {
+      try {
+        await nimbus.close();
+      } finally {
+        rmSync(serverInfoPath(config.dataDir), { force: true });
+        logger.flush();
+      }
+    })();
+    await stopping;
   };
 }

@@ -79,19 +79,24 @@ export async function main(argv: string[], env: Record<string, string | undefine
       return 0;
     case 'start': {
       const config = parseConfig(rest, env);
-      const stop = await startServer(config, out);
-      await new Promise<void>((resolve) => {
-        const shutdown = (signal: string): void => {
-          out(`Nimbus stopping (${signal})`);
-          void stop().then(resolve);
-        };
+      // Handlers first, so a signal that arrives while starting still shuts down cleanly.
+      const signalled = new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGINT', () => {
-          shutdown('SIGINT');
+          resolve('SIGINT');
         });
         process.once('SIGTERM', () => {
-          shutdown('SIGTERM');
+          resolve('SIGTERM');
         });
       });
+      const stop = await startServer(config, out);
+      const signal = await signalled;
+      out(`Nimbus stopping (${signal})`);
+      await stop();
+      out('Nimbus stopped.');
+      // Whatever still holds the event loop (a client's open connection...) must not keep us alive.
+      setTimeout(() => {
+        process.exit(0);
+      }, 3000).unref();
       return 0;
     }
     case 'status': {
@@ -165,21 +170,25 @@ export async function main(argv: string[], env: Record<string, string | undefine
   }
 }
 
+/** The one stderr line a failed command prints: `nimbus: CODE: message`. */
+export function errorLine(error: unknown): string {
+  if (error instanceof NimbusError) {
+    return `nimbus: ${error.code}: ${error.message.replace(/\s*\n\s*/g, ' ')}`;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  const where = error instanceof Error ? /\n\s*at (.*)/.exec(error.stack ?? '')?.[1] : undefined;
+  return `nimbus: unexpected error: ${message.replace(/\s*\n\s*/g, ' ')}${where === undefined ? '' : ` (at ${where})`}`;
+}
+
 export function run(): void {
   main(process.argv.slice(2), process.env).then(
     (code) => {
       process.exitCode = code;
     },
     (error: unknown) => {
-      if (error instanceof NimbusError) {
-        process.stderr.write(`nimbus: ${error.code}: ${error.message}\n`);
-        process.exitCode = 2;
-        return;
-      }
-      process.stderr.write(
-        `nimbus: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-      );
-      process.exitCode = 1;
+      process.stderr.write(`${errorLine(error)}\n`);
+      // Exit now: a half-started server must not linger (stderr is synchronous for files and pipes).
+      process.exit(error instanceof NimbusError ? 2 : 1);
     },
   );
 }

@@ -23,13 +23,25 @@ interface DocRow {
   doc: string;
 }
 
+/** The read cache holds document JSON text (parsed again on every get) up to this many characters. */
+const CACHE_CHARS = 4 * 1024 * 1024;
+const CACHE_MAX_DOC_CHARS = 16 * 1024;
+
 /**
  * SQLite document store: WAL journal, synchronous=FULL, one transaction per mutation, so an
  * acknowledged write survives `kill -9` (and power loss).
+ *
+ * Reads go through a small cache of document text (a query costs ~5 us, a Map hit ~1 us, and
+ * authorizing one call reads several policies). This connection is the only writer of the data
+ * dir (`nimbus start` refuses a data dir another server uses), so the cache is updated on every
+ * write and dropped when a transaction rolls back.
  */
 export class SqliteDocumentStore implements DocumentStore {
   private readonly db: Database.Database;
   private readonly stmts;
+  /** `collection\0key` -> document JSON, or null when known to be absent. */
+  private readonly cache = new Map<string, string | null>();
+  private cacheChars = 0;
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -81,20 +93,64 @@ export class SqliteDocumentStore implements DocumentStore {
 
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- typed view of a stored document
   get<T>(collection: string, key: string): T | undefined {
-    const row = this.stmts.get.get(collection, key);
-    return row === undefined ? undefined : (JSON.parse(row.doc) as T);
+    const id = `${collection}\u0000${key}`;
+    let text = this.cache.get(id);
+    if (text === undefined) {
+      text = this.stmts.get.get(collection, key)?.doc ?? null;
+      this.remember(id, text);
+    }
+    return text === null ? undefined : (JSON.parse(text) as T);
   }
 
   put(collection: string, key: string, doc: unknown): void {
-    this.stmts.put.run(collection, key, JSON.stringify(doc));
+    const text = JSON.stringify(doc);
+    this.stmts.put.run(collection, key, text);
+    this.remember(`${collection}\u0000${key}`, text);
   }
 
   insert(collection: string, key: string, doc: unknown): boolean {
-    return this.stmts.insert.run(collection, key, JSON.stringify(doc)).changes === 1;
+    const text = JSON.stringify(doc);
+    const inserted = this.stmts.insert.run(collection, key, text).changes === 1;
+    if (inserted) {
+      this.remember(`${collection}\u0000${key}`, text);
+    }
+    return inserted;
   }
 
   delete(collection: string, key: string): boolean {
-    return this.stmts.delete.run(collection, key).changes === 1;
+    const deleted = this.stmts.delete.run(collection, key).changes === 1;
+    this.remember(`${collection}\u0000${key}`, null);
+    return deleted;
+  }
+
+  private remember(id: string, text: string | null): void {
+    this.forget(id);
+    if (text !== null && text.length > CACHE_MAX_DOC_CHARS) {
+      return;
+    }
+    const size = id.length + (text?.length ?? 0);
+    // Oldest first: Map keeps insertion order and every write re-inserts its key.
+    for (const oldest of this.cache.keys()) {
+      if (this.cacheChars + size <= CACHE_CHARS) {
+        break;
+      }
+      this.forget(oldest);
+    }
+    this.cache.set(id, text);
+    this.cacheChars += size;
+  }
+
+  private forget(id: string): void {
+    const text = this.cache.get(id);
+    if (text !== undefined) {
+      this.cache.delete(id);
+      this.cacheChars -= id.length + (text?.length ?? 0);
+    }
+  }
+
+  private dropCache(): void {
+    this.cache.clear();
+    this.cacheChars = 0;
   }
 
   list<T>(collection: string, options: ListOptions = {}): T[] {
@@ -116,14 +172,22 @@ export class SqliteDocumentStore implements DocumentStore {
     if (this.db.inTransaction) {
       return fn();
     }
-    return this.db.transaction(fn)();
+    try {
+      return this.db.transaction(fn)();
+    } catch (error) {
+      // Rolled back: the cache may hold writes that never committed.
+      this.dropCache();
+      throw error;
+    }
   }
 
   clear(): void {
     this.db.exec('DELETE FROM documents');
+    this.dropCache();
   }
 
   close(): void {
+    this.dropCache();
     if (this.db.open) {
       this.db.close();
     }

@@ -1,0 +1,267 @@
+/**
+ * Helpers for driving the real `nimbus` CLI as a child process (CLI tests, durability tests and
+ * benchmarks). Everything talks to 127.0.0.1 only.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const CLI = join(REPO_ROOT, 'bin', 'nimbus.js');
+const BUNDLE = join(REPO_ROOT, 'dist', 'nimbus.js');
+
+/** Builds dist/nimbus.js (what bin/nimbus.js runs). */
+export function buildBundle(): void {
+  execFileSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build.mjs')], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  if (!existsSync(BUNDLE) || statSync(BUNDLE).size === 0) {
+    throw new Error('scripts/build.mjs did not produce dist/nimbus.js');
+  }
+}
+
+/** The environment for children: no NIMBUS_* leaking in from the caller, no metadata probing. */
+export function childEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !key.startsWith('NIMBUS_') && !key.startsWith('CLOUDSDK_')) {
+      env[key] = value;
+    }
+  }
+  return { ...env, METADATA_SERVER_DETECTION: 'none', ...extra };
+}
+
+/** A port that was free a moment ago (listen on 0, read it, close). */
+export async function freePort(): Promise<number> {
+  return await new Promise<number>((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => {
+        resolvePort(port);
+      });
+    });
+  });
+}
+
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface CliResult extends ExitStatus {
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `nimbus ARGS...` to completion (killed after `timeoutMs`). */
+export async function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<CliResult> {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: options.env ?? childEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const timer = setTimeout(() => {
+    child.kill('SIGKILL');
+  }, options.timeoutMs ?? 20_000);
+  const status = await exited(child);
+  clearTimeout(timer);
+  return { ...status, stdout, stderr };
+}
+
+/** Resolves when the child has exited (immediately when it already has). */
+export async function exited(child: ChildProcess): Promise<ExitStatus> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return { code: child.exitCode, signal: child.signalCode };
+  }
+  return await new Promise<ExitStatus>((resolveExit) => {
+    child.once('exit', (code, signal) => {
+      resolveExit({ code, signal });
+    });
+  });
+}
+
+export interface HttpResult {
+  status: number;
+  body: string;
+}
+
+/** One HTTP request to 127.0.0.1 without keep-alive. */
+export async function httpRequest(
+  port: number,
+  method: string,
+  path: string,
+  body?: unknown,
+  timeoutMs = 5000,
+): Promise<HttpResult> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return await new Promise<HttpResult>((resolveResult, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        agent: false,
+        timeout: timeoutMs,
+        headers: payload === undefined ? {} : { 'content-type': 'application/json' },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        res.on('end', () => {
+          resolveResult({ status: res.statusCode ?? 0, body: text });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => {
+      req.destroy(new Error(`${method} ${path} timed out`));
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+export interface NimbusProcess {
+  child: ChildProcess;
+  port: number;
+  url: string;
+  dataDir: string;
+  /** Milliseconds from spawn until /_nimbus/health answered 200. */
+  readyMs: number;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves once stdout matches `pattern` (rejects after `timeoutMs` or when the child exits). */
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Sends `signal` and waits for the exit (SIGKILL after `timeoutMs`). */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<ExitStatus>;
+}
+
+/**
+ * Spawns `nimbus start` on 127.0.0.1 and resolves once /_nimbus/health answers (polling every
+ * few milliseconds, bounded by `timeoutMs`). Without `port` a free port is picked first; with
+ * `port: 0` Nimbus picks one and the port is read from its ready line.
+ */
+export async function spawnNimbus(
+  dataDir: string,
+  options: { port?: number; args?: string[]; timeoutMs?: number } = {},
+): Promise<NimbusProcess> {
+  const requested = options.port ?? (await freePort());
+  const started = performance.now();
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      'start',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(requested),
+      '--data-dir',
+      dataDir,
+      ...(options.args ?? []),
+    ],
+    { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const gone = (): boolean => child.exitCode !== null || child.signalCode !== null;
+  const proc: NimbusProcess = {
+    child,
+    port: requested,
+    url: `http://127.0.0.1:${requested}`,
+    dataDir,
+    readyMs: 0,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    waitForOutput: async (pattern, timeoutMs = 10_000) => {
+      const deadline = performance.now() + timeoutMs;
+      for (;;) {
+        const match = pattern.exec(stdout);
+        if (match !== null) {
+          return match[0];
+        }
+        if (gone() || performance.now() > deadline) {
+          throw new Error(
+            `nimbus output never matched ${String(pattern)}; stdout: ${stdout} stderr: ${stderr}`,
+          );
+        }
+        await sleep(5);
+      }
+    },
+    stop: async (signal = 'SIGTERM', timeoutMs = 10_000) => {
+      if (!gone()) {
+        child.kill(signal);
+      }
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+      }, timeoutMs);
+      const status = await exited(child);
+      clearTimeout(timer);
+      return status;
+    },
+  };
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  const deadline = started + timeoutMs;
+  try {
+    if (requested === 0) {
+      const line = await proc.waitForOutput(/Nimbus http:\/\/127\.0\.0\.1:(\d+) ready/, timeoutMs);
+      proc.port = Number(/:(\d+) ready/.exec(line)?.[1]);
+      proc.url = `http://127.0.0.1:${proc.port}`;
+    }
+    for (;;) {
+      if (gone()) {
+        throw new Error(
+          `nimbus start exited (${String(child.exitCode ?? child.signalCode)}) before it was ready: ${stderr}`,
+        );
+      }
+      try {
+        const health = await httpRequest(proc.port, 'GET', '/_nimbus/health', undefined, 1000);
+        if (health.status === 200) {
+          break;
+        }
+      } catch {
+        // Not listening yet.
+      }
+      if (performance.now() > deadline) {
+        throw new Error(`nimbus was not ready within ${timeoutMs} ms: ${stderr}`);
+      }
+      await sleep(3);
+    }
+  } catch (error) {
+    await proc.stop('SIGKILL');
+    throw error;
+  }
+  proc.readyMs = performance.now() - started;
+  return proc;
+}
+
+export async function sleep(ms: number): Promise<void> {
+  await new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
+}
