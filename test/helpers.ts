@@ -56,3 +56,14 @@ export async function startTestServer(
 export function bearer(token: string): Record<string, string> {
   return { authorization: `Bearer ${token}` };
 }
+
+export type Json = Record<string, unknown>;
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** A JSON caller through app.inject, authenticated as `token` (the owner by default). */
+export function jsonCaller(t: TestApp, token = t.ownerToken) {
+  return async (method: Method, url: string, payload?: object): Promise<{ status: number; body: Json }> => {
+    const res = await t.app.inject({ method, url, headers: bearer(token), ...(payload ? { payload } : {}) });
+    return { status: res.statusCode, body: res.json<Json>() };
+  };
+}

@@ -98,29 +98,14 @@ export class Operations {
 
   /** Creates a record, runs `work` in the background and completes the record with its outcome. */
   start(spec: StartOperation, work: (op: OperationRecord) => unknown): OperationRecord {
-    const now = rfc3339(this.clock.now());
-    const shortName =
-      spec.family === 'compute'
-        ? `operation-${String(this.clock.now())}-${hexId(6)}`
-        : `operation-${hexId(8)}`;
-    const name = `projects/${spec.project}/${spec.scope}/operations/${shortName}`;
-    const op: OperationRecord = {
-      ...spec,
-      name,
-      shortName,
-      id: numericId(19),
-      status: 'RUNNING',
-      progress: 0,
-      insertTime: now,
-      startTime: now,
-    };
-    this.store.put(COLLECTION, name, op);
+    const op = this.newRecord(spec, 'RUNNING');
+    this.store.put(COLLECTION, op.name, op);
     const run = (async () => {
       try {
         const response = await work(op);
-        this.finish(name, { response });
+        this.finish(op.name, { response });
       } catch (error) {
-        this.finish(name, { error: toOperationError(error) });
+        this.finish(op.name, { error: toOperationError(error) });
       }
     })();
     this.inFlight.add(run);
@@ -130,26 +115,30 @@ export class Operations {
 
   /** Records an operation that is already complete (synchronous mutations still return one). */
   completed(spec: StartOperation, response?: unknown): OperationRecord {
+    const op = this.newRecord(spec, 'DONE');
+    op.progress = 100;
+    op.endTime = op.startTime;
+    op.response = response;
+    this.store.put(COLLECTION, op.name, op);
+    return op;
+  }
+
+  private newRecord(spec: StartOperation, status: OperationStatus): OperationRecord {
     const now = rfc3339(this.clock.now());
     const shortName =
       spec.family === 'compute'
         ? `operation-${String(this.clock.now())}-${hexId(6)}`
         : `operation-${hexId(8)}`;
-    const name = `projects/${spec.project}/${spec.scope}/operations/${shortName}`;
-    const op: OperationRecord = {
+    return {
       ...spec,
-      name,
+      name: `projects/${spec.project}/${spec.scope}/operations/${shortName}`,
       shortName,
       id: numericId(19),
-      status: 'DONE',
-      progress: 100,
+      status,
+      progress: 0,
       insertTime: now,
       startTime: now,
-      endTime: now,
-      response,
     };
-    this.store.put(COLLECTION, name, op);
-    return op;
   }
 
   get(name: string): OperationRecord {

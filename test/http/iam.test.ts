@@ -1,23 +1,11 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { bearer, startTestApp, type TestApp } from '../helpers.ts';
-
-interface Json {
-  [key: string]: unknown;
-}
+import { bearer, jsonCaller, startTestApp, type Json, type TestApp } from '../helpers.ts';
 
 describe('IAM service accounts, keys and roles', () => {
   let t: TestApp;
-  const call = async (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: object) => {
-    const res = await t.app.inject({
-      method,
-      url,
-      headers: bearer(t.ownerToken),
-      ...(payload ? { payload } : {}),
-    });
-    return { status: res.statusCode, body: res.json<Json>() };
-  };
+  const call: ReturnType<typeof jsonCaller> = (...args) => jsonCaller(t)(...args);
   const email = 'robot-one@nimbus-local.iam.gserviceaccount.com';
   const sa = `/v1/projects/nimbus-local/serviceAccounts/${email}`;
   before(async () => {

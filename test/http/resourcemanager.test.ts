@@ -1,22 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { bearer, startTestApp, type TestApp } from '../helpers.ts';
-
-interface Json {
-  [key: string]: unknown;
-}
+import { jsonCaller, startTestApp, type Json, type TestApp } from '../helpers.ts';
 
 describe('Cloud Resource Manager', () => {
   let t: TestApp;
-  const call = async (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: object) => {
-    const res = await t.app.inject({
-      method,
-      url,
-      headers: bearer(t.ownerToken),
-      ...(payload ? { payload } : {}),
-    });
-    return { status: res.statusCode, body: res.json<Json>() };
-  };
+  const call: ReturnType<typeof jsonCaller> = (...args) => jsonCaller(t)(...args);
   before(async () => {
     t = await startTestApp();
   });

@@ -7,12 +7,14 @@ import {
   type ProjectDirectory,
 } from '../../core/auth.ts';
 import { Aborted, InvalidArgument, PermissionDenied } from '../../core/errors.ts';
-import { contentEtag } from '../../core/ids.ts';
+import { contentEtag, sameEtag } from '../../core/ids.ts';
 import { predefinedRole, type RoleDefinition } from './roles-catalog.ts';
 import type { IamStore } from './store.ts';
 
 /** The root of the resource hierarchy: every project's parent. The local owner is its owner. */
 export const ROOT_RESOURCE = 'organizations/1';
+
+const PREDEFINED_SETS = new Map<string, ReadonlySet<string>>();
 
 /** Google's etag of a resource that never had a policy. */
 const EMPTY_POLICY_ETAG = 'ACAB';
@@ -41,7 +43,7 @@ export class Policies implements PolicyRegistry {
   setPolicy(resource: string, policy: Policy, updateMask?: string): Policy {
     return this.ctx.store.transaction(() => {
       const current = this.getPolicy(resource);
-      if (policy.etag !== undefined && policy.etag !== '' && policy.etag !== current.etag) {
+      if (policy.etag !== undefined && policy.etag !== '' && !sameEtag(policy.etag, current.etag ?? '')) {
         throw new Aborted(
           'There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.',
           { reason: 'aborted' },
@@ -53,8 +55,9 @@ export class Policies implements PolicyRegistry {
         ? normaliseBindings(policy.bindings ?? [])
         : (current.bindings ?? []);
       this.validateBindings(resource, bindings);
+      // Google answers version 1 for a policy without conditions, whatever version was sent.
       const hasCondition = bindings.some((b) => b.condition !== undefined);
-      const next: Policy = { version: hasCondition ? 3 : (policy.version ?? 1) === 3 ? 3 : 1, bindings };
+      const next: Policy = { version: hasCondition ? 3 : 1, bindings };
       if (fields.includes('auditConfigs') && policy.auditConfigs !== undefined) {
         next.auditConfigs = policy.auditConfigs;
       } else if (current.auditConfigs !== undefined) {
@@ -121,23 +124,43 @@ export class Policies implements PolicyRegistry {
 
   permitted(principal: Principal, permissions: string[], resource: string): string[] {
     const members = new Set(membersOf(principal));
-    const granted = new Set<string>();
-    if (principal.kind === 'anonymous' && this.ctx.anonymousMode() === 'viewer') {
-      for (const p of predefinedRole('roles/viewer')?.includedPermissions ?? []) {
-        granted.add(p);
+    const missing = new Set(permissions);
+    const grant = (role: string): void => {
+      const held = this.permissionSet(role);
+      for (const p of missing) {
+        if (held.has(p)) {
+          missing.delete(p);
+        }
       }
+    };
+    if (principal.kind === 'anonymous' && this.ctx.anonymousMode() === 'viewer') {
+      grant('roles/viewer');
     }
     for (const node of this.ancestry(resource)) {
       for (const binding of this.ctx.store.getPolicy(node)?.bindings ?? []) {
-        if (binding.condition !== undefined || !binding.members.some((m) => members.has(m))) {
-          continue;
+        if (missing.size === 0) {
+          break;
         }
-        for (const p of this.resolveRole(binding.role)?.includedPermissions ?? []) {
-          granted.add(p);
+        if (binding.condition === undefined && binding.members.some((m) => members.has(m))) {
+          grant(binding.role);
         }
       }
     }
-    return permissions.filter((p) => granted.has(p));
+    return permissions.filter((p) => !missing.has(p));
+  }
+
+  /** A role's permissions as a set; predefined roles' sets are built once. */
+  private permissionSet(role: string): ReadonlySet<string> {
+    const cached = PREDEFINED_SETS.get(role);
+    if (cached !== undefined) {
+      return cached;
+    }
+    const definition = this.resolveRole(role);
+    const set = new Set(definition?.includedPermissions ?? []);
+    if (definition !== undefined && predefinedRole(role) !== undefined) {
+      PREDEFINED_SETS.set(role, set);
+    }
+    return set;
   }
 
   authorize(principal: Principal, permission: string, resource: string): void {
