@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
+import { verify, X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { bearer, jsonCaller, startTestApp, type Json, type TestApp } from '../helpers.ts';
 
@@ -176,6 +176,62 @@ describe('IAM service accounts, keys and roles', () => {
     assert.match(
       denied.json<{ error: { message: string } }>().error.message,
       /resourcemanager\.projects\.getIamPolicy/,
+    );
+  });
+
+  it('signs blobs and JWTs with a Google-managed key whose certificate is published', async () => {
+    await call('POST', '/v1/projects/nimbus-local/serviceAccounts', { accountId: 'signer-bot' });
+    const signer = 'signer-bot@nimbus-local.iam.gserviceaccount.com';
+    const blob = Buffer.from('GOOG4-RSA-SHA256 string to sign');
+    const signed = await call('POST', `/v1/projects/-/serviceAccounts/${signer}:signBlob`, {
+      payload: blob.toString('base64'),
+    });
+    assert.equal(signed.status, 200);
+    const certs = (
+      await t.app.inject({ method: 'GET', url: `/robot/v1/metadata/x509/${encodeURIComponent(signer)}` })
+    ).json<Record<string, string>>();
+    const pem = certs[String(signed.body.keyId)];
+    assert.ok(pem !== undefined);
+    const publicKey = new X509Certificate(pem).publicKey;
+    assert.equal(
+      verify('sha256', blob, publicKey, Buffer.from(String(signed.body.signedBlob), 'base64')),
+      true,
+    );
+    assert.equal(
+      verify(
+        'sha256',
+        Buffer.from('other'),
+        publicKey,
+        Buffer.from(String(signed.body.signedBlob), 'base64'),
+      ),
+      false,
+    );
+
+    const keys = await call('GET', `/v1/projects/-/serviceAccounts/${signer}/keys?keyTypes=SYSTEM_MANAGED`);
+    assert.equal((keys.body.keys as Json[]).length, 1);
+    assert.equal((keys.body.keys as Json[])[0]?.privateKeyPem, undefined);
+
+    const now = Math.floor(Date.now() / 1000);
+    const jwt = await call('POST', `/v1/projects/-/serviceAccounts/${signer}:signJwt`, {
+      payload: JSON.stringify({
+        iss: signer,
+        sub: signer,
+        aud: 'https://example.test',
+        iat: now,
+        exp: now + 600,
+      }),
+    });
+    assert.equal(jwt.body.keyId, signed.body.keyId);
+    // A self-signed JWT is a bearer credential: the account has no grant, so 403 (not 401).
+    const used = await t.app.inject({
+      method: 'GET',
+      url: '/v1/projects/nimbus-local',
+      headers: bearer(String(jwt.body.signedJwt)),
+    });
+    assert.equal(used.statusCode, 403);
+    assert.equal(
+      (await call('POST', `/v1/projects/-/serviceAccounts/${signer}:signJwt`, { payload: '[1]' })).status,
+      400,
     );
   });
 });

@@ -1,3 +1,4 @@
+import { sign } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { Principal } from '../../core/auth.ts';
@@ -15,6 +16,7 @@ import {
 } from '../../core/http.ts';
 import type { Platform } from '../../core/platform.ts';
 import { SetIamPolicyRequest, TestIamPermissionsRequest } from '../../core/schemas.ts';
+import { signJwt, type JwtClaims } from '../../platform/jwt.ts';
 import type { Identity } from './identity.ts';
 import { presentKey, presentRole, presentServiceAccount } from './presenters.ts';
 import { CLOUD_PLATFORM_SCOPE } from './tokens.ts';
@@ -92,6 +94,16 @@ const GenerateAccessTokenRequest = Type.Object(
     scope: Type.Optional(Type.Array(Type.String())),
     lifetime: Type.Optional(Type.String({ pattern: '^\\d+(\\.\\d+)?s$' })),
   },
+  { additionalProperties: false },
+);
+
+const SignBlobRequest = Type.Object(
+  { delegates: Type.Optional(Type.Array(Type.String())), payload: Type.String() },
+  { additionalProperties: false },
+);
+
+const SignJwtRequest = Type.Object(
+  { delegates: Type.Optional(Type.Array(Type.String())), payload: Type.String() },
   { additionalProperties: false },
 );
 
@@ -249,6 +261,28 @@ export function registerIamRoutes(app: FastifyInstance, platform: Platform, iden
           body.audience,
         );
         return { token };
+      }
+      case 'signBlob': {
+        authorize(request, 'iam.serviceAccounts.signBlob', name);
+        const body = parseBody(SignBlobRequest, request.body, false);
+        const { key, privateKey } = service.systemKey(name);
+        const signature = sign('sha256', Buffer.from(body.payload, 'base64'), privateKey);
+        return { keyId: key.keyId, signedBlob: signature.toString('base64') };
+      }
+      case 'signJwt': {
+        authorize(request, 'iam.serviceAccounts.signJwt', name);
+        const body = parseBody(SignJwtRequest, request.body, false);
+        let claims: unknown;
+        try {
+          claims = JSON.parse(body.payload);
+        } catch {
+          throw new InvalidArgument('The payload is not a JSON object.', { reason: 'invalid' });
+        }
+        if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) {
+          throw new InvalidArgument('The payload is not a JSON object.', { reason: 'invalid' });
+        }
+        const { key, privateKey } = service.systemKey(name);
+        return { keyId: key.keyId, signedJwt: signJwt(claims as JwtClaims, privateKey, key.keyId) };
       }
       default:
         return reply.code(404).send(unknownMethod(method, request.url).toJSON());

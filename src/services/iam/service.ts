@@ -1,4 +1,10 @@
-import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
 import { rfc3339, type Clock } from '../../core/clock.ts';
 import type { ProjectDirectory } from '../../core/auth.ts';
 import { AlreadyExists, FailedPrecondition, InvalidArgument, NotFound } from '../../core/errors.ts';
@@ -193,36 +199,13 @@ export class IamService {
       if (active.length >= MAX_KEYS_PER_ACCOUNT) {
         throw new FailedPrecondition('Precondition check failed.', { reason: 'failedPrecondition' });
       }
-      const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-      const now = this.clock.now();
-      const keyId = hexId(20);
-      const certificatePem = selfSignedCertificate({
-        commonName: account.email,
-        serial: randomBytes(16),
-        notBefore: now,
-        notAfter: KEY_NEVER_EXPIRES,
-        privateKey,
-      });
-      const key: ServiceAccountKeyRecord = {
-        name: `${account.name}/keys/${keyId}`,
-        keyId,
-        email: account.email,
-        accountUniqueId: account.uniqueId,
-        publicKeyPem: createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString(),
-        certificatePem,
-        validAfterTime: wholeSeconds(now),
-        validBeforeTime: wholeSeconds(KEY_NEVER_EXPIRES),
-        keyAlgorithm: 'KEY_ALG_RSA_2048',
-        keyOrigin: 'GOOGLE_PROVIDED',
-        keyType: 'USER_MANAGED',
-        disabled: false,
-      };
+      const { key, privateKey } = this.newKey(account, 'USER_MANAGED');
       this.store.putKey(key);
       const encodedEmail = encodeURIComponent(account.email);
       const keyFile = {
         type: 'service_account',
         project_id: account.projectId,
-        private_key_id: keyId,
+        private_key_id: key.keyId,
         private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
         client_email: account.email,
         client_id: account.uniqueId,
@@ -234,6 +217,59 @@ export class IamService {
       };
       return { key, keyFile };
     });
+  }
+
+  /**
+   * The account's Google-managed key (made on first use), whose private key Nimbus keeps to sign
+   * blobs and JWTs for iamcredentials `signBlob` / `signJwt`.
+   */
+  systemKey(accountName: string): { key: ServiceAccountKeyRecord; privateKey: KeyObject } {
+    return this.store.transaction(() => {
+      const account = this.getAccount(accountName);
+      if (account.disabled) {
+        throw new FailedPrecondition(`Service account ${account.email} is disabled.`);
+      }
+      const existing = this.store
+        .listKeys(account.name)
+        .find((k) => k.keyType === 'SYSTEM_MANAGED' && !k.disabled && k.privateKeyPem !== undefined);
+      if (existing?.privateKeyPem !== undefined) {
+        return { key: existing, privateKey: createPrivateKey(existing.privateKeyPem) };
+      }
+      const made = this.newKey(account, 'SYSTEM_MANAGED');
+      made.key.privateKeyPem = made.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+      this.store.putKey(made.key);
+      return made;
+    });
+  }
+
+  private newKey(
+    account: ServiceAccountRecord,
+    keyType: ServiceAccountKeyRecord['keyType'],
+  ): { key: ServiceAccountKeyRecord; privateKey: KeyObject } {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const now = this.clock.now();
+    const keyId = hexId(20);
+    const key: ServiceAccountKeyRecord = {
+      name: `${account.name}/keys/${keyId}`,
+      keyId,
+      email: account.email,
+      accountUniqueId: account.uniqueId,
+      publicKeyPem: createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString(),
+      certificatePem: selfSignedCertificate({
+        commonName: account.email,
+        serial: randomBytes(16),
+        notBefore: now,
+        notAfter: KEY_NEVER_EXPIRES,
+        privateKey,
+      }),
+      validAfterTime: wholeSeconds(now),
+      validBeforeTime: wholeSeconds(KEY_NEVER_EXPIRES),
+      keyAlgorithm: 'KEY_ALG_RSA_2048',
+      keyOrigin: 'GOOGLE_PROVIDED',
+      keyType,
+      disabled: false,
+    };
+    return { key, privateKey };
   }
 
   listKeys(accountName: string, keyTypes: string[]): ServiceAccountKeyRecord[] {

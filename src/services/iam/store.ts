@@ -31,6 +31,8 @@ export interface ServiceAccountKeyRecord {
   keyOrigin: 'GOOGLE_PROVIDED';
   keyType: 'USER_MANAGED' | 'SYSTEM_MANAGED';
   disabled: boolean;
+  /** Only system-managed keys keep their private key (Nimbus signs with it for signBlob/signJwt). */
+  privateKeyPem?: string;
 }
 
 export interface CustomRoleRecord extends RoleDefinition {
