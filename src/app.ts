@@ -36,6 +36,7 @@ import {
   ProjectStore,
   resourceManagerPlugin,
   ROOT_RESOURCE,
+  storagePlugin,
 } from './services/index.ts';
 
 declare module 'fastify' {
@@ -266,6 +267,7 @@ export async function buildApp(config: NimbusConfig, options: BuildOptions = {})
     metadataPlugin,
     longRunningPlugin,
     computePlugin,
+    storagePlugin,
   ];
 
   app.addContentTypeParser(

@@ -8,3 +8,4 @@ export { iamPlugin, createIdentity, ownerPrincipalFor, ROOT_RESOURCE } from './i
 export { longRunningPlugin } from './longrunning/index.ts';
 export { metadataPlugin } from './metadata/index.ts';
 export { resourceManagerPlugin, ProjectsService, ProjectStore } from './resourcemanager/index.ts';
+export { storagePlugin } from './storage/index.ts';

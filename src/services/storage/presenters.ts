@@ -1,0 +1,67 @@
+import type { BucketRecord } from './store.ts';
+
+/** Protobuf varint of `value` (bucket etags are the base64 of `metageneration` as field 1). */
+function varint(value: number): number[] {
+  const bytes: number[] = [];
+  let rest = value;
+  while (rest >= 0x80) {
+    bytes.push((rest % 0x80) | 0x80);
+    rest = Math.floor(rest / 0x80);
+  }
+  bytes.push(rest);
+  return bytes;
+}
+
+/** Google's bucket etag: `CAE=` for metageneration 1, `CAI=` for 2... */
+export function bucketEtag(metageneration: number): string {
+  return Buffer.from([0x08, ...varint(metageneration)]).toString('base64');
+}
+
+/** A bucket as the JSON API prints it (`projection=noAcl`). */
+export function presentBucket(bucket: BucketRecord, base: string): Record<string, unknown> {
+  const ubla: Record<string, unknown> = { enabled: bucket.uniformBucketLevelAccess.enabled };
+  if (bucket.uniformBucketLevelAccess.lockedTime !== undefined) {
+    ubla.lockedTime = bucket.uniformBucketLevelAccess.lockedTime;
+  }
+  const out: Record<string, unknown> = {
+    kind: 'storage#bucket',
+    selfLink: `${base}/storage/v1/b/${encodeURIComponent(bucket.name)}`,
+    id: bucket.name,
+    name: bucket.name,
+    projectNumber: bucket.projectNumber,
+    metageneration: String(bucket.metageneration),
+    location: bucket.location,
+    storageClass: bucket.storageClass,
+    etag: bucketEtag(bucket.metageneration),
+    timeCreated: bucket.timeCreated,
+    updated: bucket.updated,
+  };
+  if (bucket.versioningEnabled !== undefined) {
+    out.versioning = { enabled: bucket.versioningEnabled };
+  }
+  if (Object.keys(bucket.labels).length > 0) {
+    out.labels = bucket.labels;
+  }
+  out.iamConfiguration = {
+    bucketPolicyOnly: ubla,
+    uniformBucketLevelAccess: ubla,
+    publicAccessPrevention: 'inherited',
+  };
+  out.locationType = bucket.locationType;
+  return out;
+}
+
+export function presentBucketList(
+  buckets: BucketRecord[],
+  nextPageToken: string | undefined,
+  base: string,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { kind: 'storage#buckets' };
+  if (nextPageToken !== undefined) {
+    out.nextPageToken = nextPageToken;
+  }
+  if (buckets.length > 0) {
+    out.items = buckets.map((bucket) => presentBucket(bucket, base));
+  }
+  return out;
+}
