@@ -67,3 +67,24 @@ export function jsonCaller(t: TestApp, token = t.ownerToken) {
     return { status: res.statusCode, body: res.json<Json>() };
   };
 }
+
+export interface PolicyBindings {
+  bindings?: { role: string; members: string[] }[];
+  etag?: string;
+}
+
+/** The policy's bindings with `member` added to `role` (for read-modify-write grants in tests). */
+export function withBinding(
+  policy: PolicyBindings,
+  role: string,
+  member: string,
+): { role: string; members: string[] }[] {
+  const bindings = (policy.bindings ?? []).map((b) => ({ ...b, members: [...b.members] }));
+  const binding = bindings.find((b) => b.role === role);
+  if (binding === undefined) {
+    bindings.push({ role, members: [member] });
+  } else {
+    binding.members.push(member);
+  }
+  return bindings;
+}

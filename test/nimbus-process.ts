@@ -2,7 +2,8 @@
  * Helpers for driving the real `nimbus` CLI as a child process (CLI tests, durability tests and
  * benchmarks). Everything talks to 127.0.0.1 only.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { existsSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
@@ -69,20 +70,13 @@ export async function runCli(
     env: options.env ?? childEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
+  const output = collectOutput(child);
   const timer = setTimeout(() => {
     child.kill('SIGKILL');
   }, options.timeoutMs ?? 20_000);
   const status = await exited(child);
   clearTimeout(timer);
-  return { ...status, stdout, stderr };
+  return { ...status, stdout: output.stdout, stderr: output.stderr };
 }
 
 /** Resolves when the child has exited (immediately when it already has). */
@@ -183,14 +177,7 @@ export async function spawnNimbus(
     ],
     { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
+  const output = collectOutput(child);
   const gone = (): boolean => child.exitCode !== null || child.signalCode !== null;
   const proc: NimbusProcess = {
     child,
@@ -198,18 +185,18 @@ export async function spawnNimbus(
     url: `http://127.0.0.1:${requested}`,
     dataDir,
     readyMs: 0,
-    stdout: () => stdout,
-    stderr: () => stderr,
+    stdout: () => output.stdout,
+    stderr: () => output.stderr,
     waitForOutput: async (pattern, timeoutMs = 10_000) => {
       const deadline = performance.now() + timeoutMs;
       for (;;) {
-        const match = pattern.exec(stdout);
+        const match = pattern.exec(output.stdout);
         if (match !== null) {
           return match[0];
         }
         if (gone() || performance.now() > deadline) {
           throw new Error(
-            `nimbus output never matched ${String(pattern)}; stdout: ${stdout} stderr: ${stderr}`,
+            `nimbus output never matched ${String(pattern)}; stdout: ${output.stdout} stderr: ${output.stderr}`,
           );
         }
         await sleep(5);
@@ -238,7 +225,7 @@ export async function spawnNimbus(
     for (;;) {
       if (gone()) {
         throw new Error(
-          `nimbus start exited (${String(child.exitCode ?? child.signalCode)}) before it was ready: ${stderr}`,
+          `nimbus start exited (${String(child.exitCode ?? child.signalCode)}) before it was ready: ${output.stderr}`,
         );
       }
       try {
@@ -250,7 +237,7 @@ export async function spawnNimbus(
         // Not listening yet.
       }
       if (performance.now() > deadline) {
-        throw new Error(`nimbus was not ready within ${timeoutMs} ms: ${stderr}`);
+        throw new Error(`nimbus was not ready within ${timeoutMs} ms: ${output.stderr}`);
       }
       await sleep(3);
     }
@@ -264,4 +251,19 @@ export async function spawnNimbus(
 
 export async function sleep(ms: number): Promise<void> {
   await new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
+}
+
+/** Accumulates a child's stdout and stderr as text (read the fields at any time). */
+function collectOutput(child: ChildProcessByStdio<null, Readable, Readable>): {
+  stdout: string;
+  stderr: string;
+} {
+  const output = { stdout: '', stderr: '' };
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    output.stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    output.stderr += chunk;
+  });
+  return output;
 }

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { DefaultTransporter, GoogleAuth, JWT, OAuth2Client, type gaxios } from 'google-auth-library';
 import { ManualClock } from '../../src/core/clock.ts';
-import { startTestServer, tempDir, type TestApp } from '../helpers.ts';
+import { startTestServer, tempDir, type TestApp, withBinding } from '../helpers.ts';
 
 // Only the metadata case (a child process with its own environment) may use the metadata server.
 process.env.METADATA_SERVER_DETECTION = 'none';
@@ -114,13 +114,7 @@ async function grant(server: Server, member: string, role: string): Promise<void
   const current = await api(server, 'POST', `/v1/projects/${PROJECT}:getIamPolicy`, server.ownerToken, {});
   assert.equal(current.status, 200);
   const policy = current.body as { bindings?: { role: string; members: string[] }[]; etag?: string };
-  const bindings = policy.bindings ?? [];
-  const binding = bindings.find((b) => b.role === role);
-  if (binding === undefined) {
-    bindings.push({ role, members: [member] });
-  } else {
-    binding.members.push(member);
-  }
+  const bindings = withBinding(policy, role, member);
   const res = await api(server, 'POST', `/v1/projects/${PROJECT}:setIamPolicy`, server.ownerToken, {
     policy: { bindings, etag: policy.etag },
   });

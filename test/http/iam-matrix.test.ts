@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
-import { bearer, startTestApp, type TestApp } from '../helpers.ts';
+import { bearer, startTestApp, type TestApp, withBinding } from '../helpers.ts';
 
 const PROJECT = 'nimbus-local';
 const ROLES = ['viewer', 'editor', 'owner'] as const;
@@ -54,13 +54,7 @@ async function grant(t: TestApp, project: string, member: string, role: string):
   const current = await call(t, 'POST', `/v1/projects/${project}:getIamPolicy`, t.ownerToken, {});
   ok(current, 'getIamPolicy');
   const policy = current.json<{ bindings?: { role: string; members: string[] }[]; etag: string }>();
-  const bindings = policy.bindings ?? [];
-  const binding = bindings.find((b) => b.role === role);
-  if (binding === undefined) {
-    bindings.push({ role, members: [member] });
-  } else {
-    binding.members.push(member);
-  }
+  const bindings = withBinding(policy, role, member);
   ok(
     await call(t, 'POST', `/v1/projects/${project}:setIamPolicy`, t.ownerToken, {
       policy: { bindings, etag: policy.etag },
