@@ -8,7 +8,8 @@ import { dirname } from 'node:path';
 import { build } from 'esbuild';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-const native = Object.keys(pkg.allowScripts ?? {});
+// Packages that load a prebuilt .node binary from an optional platform package stay external too.
+const native = [...Object.keys(pkg.allowScripts ?? {}), '@node-rs/crc32'];
 
 const result = await build({
   entryPoints: ['src/cli/main.ts'],

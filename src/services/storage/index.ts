@@ -1,18 +1,36 @@
+import { join } from 'node:path';
 import type { ServicePlugin } from '../../core/platform.ts';
+import { BlobStore, UploadFiles } from '../../platform/blobs.ts';
+import { registerObjectRoutes } from './object-routes.ts';
+import { ObjectStore } from './object-store.ts';
+import { ObjectsService } from './objects.ts';
 import { registerStorageRoutes } from './routes.ts';
 import { BucketsService } from './service.ts';
 import { BucketStore } from './store.ts';
+import { registerUploadRoutes } from './upload-routes.ts';
 
 export { BucketsService, validateBucketName } from './service.ts';
 export { BucketStore, type BucketRecord } from './store.ts';
+export { ObjectsService } from './objects.ts';
 
-/** Cloud Storage JSON API v1 (buckets so far; objects come next). */
+/** Cloud Storage JSON API v1: buckets, objects, uploads (media, multipart, resumable). */
 export const storagePlugin: ServicePlugin = {
   name: 'storage',
   title: 'Cloud Storage',
   gcloudOverrides: { STORAGE: '/storage/v1/' },
   clientEnv: (base) => ({ STORAGE_EMULATOR_HOST: base }),
-  register(app, platform) {
-    registerStorageRoutes(app, platform, new BucketsService(new BucketStore(platform.store), platform.clock));
+  async register(app, platform) {
+    const buckets = new BucketsService(new BucketStore(platform.store), platform.clock);
+    const blobRoot = join(platform.config.dataDir, 'blobs');
+    const objects = new ObjectsService(
+      new ObjectStore(platform.store),
+      new BlobStore(blobRoot),
+      buckets,
+      platform.clock,
+      platform.events,
+    );
+    registerStorageRoutes(app, platform, buckets, objects);
+    registerObjectRoutes(app, platform, buckets, objects);
+    await registerUploadRoutes(app, platform, buckets, objects, new UploadFiles(join(blobRoot, 'uploads')));
   },
 };

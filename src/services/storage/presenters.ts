@@ -1,3 +1,4 @@
+import type { ObjectRecord } from './object-store.ts';
 import type { BucketRecord } from './store.ts';
 
 /** Protobuf varint of `value` (bucket etags are the base64 of `metageneration` as field 1). */
@@ -62,6 +63,77 @@ export function presentBucketList(
   }
   if (buckets.length > 0) {
     out.items = buckets.map((bucket) => presentBucket(bucket, base));
+  }
+  return out;
+}
+
+/** Google's object etag: protobuf of generation (field 1) and metageneration (field 2). */
+export function objectEtag(record: ObjectRecord): string {
+  return Buffer.from([
+    0x08,
+    ...varint(Number(record.generation)),
+    0x10,
+    ...varint(record.metageneration),
+  ]).toString('base64');
+}
+
+/** An object as the JSON API prints it (`projection=noAcl`). */
+export function presentObject(record: ObjectRecord, base: string): Record<string, unknown> {
+  const bucket = encodeURIComponent(record.bucket);
+  const name = encodeURIComponent(record.name);
+  const out: Record<string, unknown> = {
+    kind: 'storage#object',
+    id: `${record.bucket}/${record.name}/${record.generation}`,
+    selfLink: `${base}/storage/v1/b/${bucket}/o/${name}`,
+    mediaLink: `${base}/download/storage/v1/b/${bucket}/o/${name}?generation=${record.generation}&alt=media`,
+    name: record.name,
+    bucket: record.bucket,
+    generation: record.generation,
+    metageneration: String(record.metageneration),
+    contentType: record.contentType,
+    storageClass: record.storageClass,
+    size: String(record.size),
+    md5Hash: record.md5Hash,
+    crc32c: record.crc32c,
+    etag: objectEtag(record),
+    timeCreated: record.timeCreated,
+    updated: record.updated,
+    timeStorageClassUpdated: record.timeStorageClassUpdated,
+  };
+  for (const field of [
+    'contentEncoding',
+    'contentDisposition',
+    'contentLanguage',
+    'cacheControl',
+    'customTime',
+    'metadata',
+    'timeDeleted',
+    'temporaryHold',
+    'eventBasedHold',
+    'componentCount',
+  ] as const) {
+    if (record[field] !== undefined) {
+      out[field] = record[field];
+    }
+  }
+  return out;
+}
+
+export function presentObjectList(
+  items: ObjectRecord[],
+  prefixes: string[],
+  nextPageToken: string | undefined,
+  base: string,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { kind: 'storage#objects' };
+  if (nextPageToken !== undefined) {
+    out.nextPageToken = nextPageToken;
+  }
+  if (prefixes.length > 0) {
+    out.prefixes = prefixes;
+  }
+  if (items.length > 0) {
+    out.items = items.map((item) => presentObject(item, base));
   }
   return out;
 }

@@ -4,6 +4,7 @@ import { baseUrl, intParam, paramsOf, parseBody, queryOf, stringParam } from '..
 import type { Platform } from '../../core/platform.ts';
 import { RequiredParameter } from './errors.ts';
 import { presentBucket, presentBucketList } from './presenters.ts';
+import type { ObjectsService } from './objects.ts';
 import type { BucketsService, Preconditions } from './service.ts';
 import type { BucketRecord } from './store.ts';
 
@@ -87,6 +88,7 @@ export function registerStorageRoutes(
   app: FastifyInstance,
   platform: Platform,
   buckets: BucketsService,
+  objects: ObjectsService,
 ): void {
   const projectOf = (request: FastifyRequest) => {
     const project = stringParam(queryOf(request).project);
@@ -171,7 +173,7 @@ export function registerStorageRoutes(
     // storage.buckets.delete
     app.delete(`${prefix}/b/:bucket`, async (request, reply) => {
       const current = load(request, 'storage.buckets.delete');
-      buckets.deleteBucket(current.name, preconditionsOf(request));
+      buckets.deleteBucket(current.name, preconditionsOf(request), (name) => objects.objectCount(name));
       return reply.code(204).send();
     });
   }

@@ -1,5 +1,5 @@
 import { rfc3339, type Clock } from '../../core/clock.ts';
-import { ConditionNotMet } from '../../core/errors.ts';
+import { Aborted, ConditionNotMet } from '../../core/errors.ts';
 import { paginate, type Page } from '../../core/paging.ts';
 import { validateLabels } from '../resourcemanager/index.ts';
 import { BucketNameConflict, BucketNotFound, InvalidBucketArgument } from './errors.ts';
@@ -190,9 +190,17 @@ export class BucketsService {
     });
   }
 
-  deleteBucket(name: string, conditions: Preconditions = {}): void {
+  /** Deletes an empty bucket; `objectCount` tells how many objects (any generation) it holds. */
+  deleteBucket(
+    name: string,
+    conditions: Preconditions = {},
+    objectCount: (bucket: string) => number = () => 0,
+  ): void {
     this.store.transaction(() => {
       this.getBucket(name, conditions);
+      if (objectCount(name) > 0) {
+        throw new Aborted('The bucket you tried to delete is not empty.', { reason: 'conflict' });
+      }
       this.store.delete(name);
     });
   }

@@ -1,0 +1,311 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { rfc3339 } from '../../core/clock.ts';
+import { ApiError, InvalidArgument, NotFound, PayloadTooLarge } from '../../core/errors.ts';
+import { baseUrl, paramsOf, parseBody, queryOf, stringParam } from '../../core/http.ts';
+import { randomToken } from '../../core/ids.ts';
+import type { Platform } from '../../core/platform.ts';
+import type { UploadFiles } from '../../platform/blobs.ts';
+import { RequiredParameter } from './errors.ts';
+import { parseMultipartRelated } from './multipart.ts';
+import {
+  metadataInputOf,
+  ObjectResource,
+  parseGoogHash,
+  preconditionsOf,
+  type ObjectResourceBody,
+} from './object-routes.ts';
+import { validateObjectName, type ObjectPreconditions, type ObjectsService } from './objects.ts';
+import { presentObject } from './presenters.ts';
+import { bucketResource } from './routes.ts';
+import type { BucketsService } from './service.ts';
+
+/** Multipart uploads are buffered; larger objects go through resumable uploads. */
+const MULTIPART_LIMIT = 64 * 1024 * 1024;
+/** Google keeps a resumable session for a week. */
+const SESSION_LIFETIME_MS = 7 * 24 * 3600 * 1000;
+const SESSIONS = 'storage/uploads';
+
+interface UploadSession {
+  id: string;
+  bucket: string;
+  name: string;
+  resource: ObjectResourceBody;
+  conditions: ObjectPreconditions;
+  /** Total size when the client declared it (X-Upload-Content-Length or a final Content-Range). */
+  size?: number;
+  received: number;
+  createTime: string;
+  /** Member that opened the session: only it may continue the upload. */
+  member: string;
+}
+
+async function readAll(source: AsyncIterable<Buffer | string>, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const raw of source) {
+    const chunk = typeof raw === 'string' ? Buffer.from(raw) : raw;
+    total += chunk.length;
+    if (total > limit) {
+      throw new PayloadTooLarge(
+        `Multipart uploads are limited to ${limit} bytes here: use a resumable upload.`,
+      );
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Parses `Content-Range` of resumable chunks: `bytes A-B/TOTAL`, `bytes *\/TOTAL`, `bytes *\/*`. */
+export function parseContentRange(
+  header: string | undefined,
+): { first?: number; last?: number; total?: number } | undefined {
+  if (header === undefined) {
+    return undefined;
+  }
+  const match = /^bytes (?:(\d+)-(\d+)|\*)\/(\d+|\*)$/.exec(header.trim());
+  if (match === null) {
+    throw new InvalidArgument(`Invalid Content-Range header: '${header}'.`, { reason: 'invalid' });
+  }
+  const [, first, last, total] = match;
+  const out: { first?: number; last?: number; total?: number } = {};
+  if (first !== undefined && last !== undefined) {
+    out.first = Number(first);
+    out.last = Number(last);
+    if (out.last < out.first) {
+      throw new InvalidArgument(`Invalid Content-Range header: '${header}'.`, { reason: 'invalid' });
+    }
+  }
+  if (total !== undefined && total !== '*') {
+    out.total = Number(total);
+  }
+  return out;
+}
+
+/**
+ * Uploads (`/upload/storage/v1/b/B/o`): uploadType=media, multipart and resumable. Registered in
+ * their own encapsulated context whose only body parser hands the raw stream to the handler, so an
+ * upload of any size streams to disk and never passes through JSON parsing or the body limit.
+ */
+export async function registerUploadRoutes(
+  app: FastifyInstance,
+  platform: Platform,
+  buckets: BucketsService,
+  objects: ObjectsService,
+  uploads: UploadFiles,
+): Promise<void> {
+  const authorizeWrite = (request: FastifyRequest, bucketName: string, name: string): string => {
+    const bucket = buckets.getBucket(bucketName);
+    const resource = bucketResource(bucket);
+    platform.access.authorize(request.principal, 'storage.objects.create', resource);
+    if (objects.exists(bucket.name, name)) {
+      // Replacing an object also needs delete permission, as on Google.
+      platform.access.authorize(request.principal, 'storage.objects.delete', resource);
+    }
+    return bucket.name;
+  };
+
+  const getSession = (id: string): UploadSession => {
+    const session = platform.store.get<UploadSession>(SESSIONS, id);
+    if (
+      session === undefined ||
+      platform.clock.now() - Date.parse(session.createTime) > SESSION_LIFETIME_MS
+    ) {
+      throw new NotFound('No such upload session (it was completed, cancelled or has expired).', {
+        reason: 'notFound',
+      });
+    }
+    return session;
+  };
+
+  const finishSession = async (
+    request: FastifyRequest,
+    session: UploadSession,
+  ): Promise<Record<string, unknown>> => {
+    const record = await objects.insertObject({
+      bucket: session.bucket,
+      name: session.name,
+      metadata: metadataInputOf(session.resource),
+      source: uploads.read(session.id),
+      expectedSize: session.received,
+      expected: { md5Hash: session.resource.md5Hash, crc32c: session.resource.crc32c },
+      conditions: session.conditions,
+    });
+    platform.store.delete(SESSIONS, session.id);
+    await uploads.remove(session.id);
+    return presentObject(record, baseUrl(request));
+  };
+
+  const incomplete = (reply: FastifyReply, session: UploadSession): FastifyReply => {
+    reply.header('x-guploader-uploadid', session.id);
+    if (session.received > 0) {
+      reply.header('range', `bytes=0-${session.received - 1}`);
+    }
+    return reply.code(308).send();
+  };
+
+  await app.register(async (upload) => {
+    upload.removeAllContentTypeParsers();
+    upload.addContentTypeParser('*', (_request, payload, done) => {
+      done(null, payload);
+    });
+
+    upload.post('/upload/storage/v1/b/:bucket/o', async (request, reply) => {
+      const query = queryOf(request);
+      const uploadType = stringParam(query.uploadType);
+      const bucketName = paramsOf(request).bucket ?? '';
+      const conditions = preconditionsOf(request);
+      const contentType = request.headers['content-type'];
+
+      if (uploadType === 'media' || uploadType === undefined) {
+        const name = stringParam(query.name);
+        if (name === undefined) {
+          throw new RequiredParameter('name');
+        }
+        validateObjectName(name);
+        const bucket = authorizeWrite(request, bucketName, name);
+        const length = request.headers['content-length'];
+        const record = await objects.insertObject({
+          bucket,
+          name,
+          metadata: {
+            contentType: contentType,
+            contentEncoding: stringParam(query.contentEncoding),
+          },
+          source: request.raw,
+          expectedSize: length === undefined ? undefined : Number(length),
+          expected: parseGoogHash(request.headers['x-goog-hash']),
+          conditions,
+        });
+        return presentObject(record, baseUrl(request));
+      }
+
+      if (uploadType === 'multipart') {
+        const body = await readAll(request.raw, MULTIPART_LIMIT);
+        const parsed = parseMultipartRelated(contentType ?? '', body);
+        const resource = parseBody(ObjectResource, parsed.metadata);
+        const name = stringParam(query.name) ?? resource.name;
+        if (name === undefined) {
+          throw new RequiredParameter('name');
+        }
+        validateObjectName(name);
+        const bucket = authorizeWrite(request, bucketName, name);
+        const record = await objects.insertObject({
+          bucket,
+          name,
+          metadata: {
+            ...metadataInputOf(resource),
+            contentType: resource.contentType ?? parsed.mediaContentType,
+          },
+          source: parsed.data,
+          expected: { md5Hash: resource.md5Hash, crc32c: resource.crc32c },
+          conditions,
+        });
+        return presentObject(record, baseUrl(request));
+      }
+
+      if (uploadType === 'resumable') {
+        const text = (await readAll(request.raw, 1024 * 1024)).toString('utf8');
+        let json: unknown = {};
+        if (text.trim() !== '') {
+          try {
+            json = JSON.parse(text);
+          } catch {
+            throw new InvalidArgument('Invalid JSON payload received.', { reason: 'parseError' });
+          }
+        }
+        const resource = parseBody(ObjectResource, json);
+        const name = stringParam(query.name) ?? resource.name;
+        if (name === undefined) {
+          throw new RequiredParameter('name');
+        }
+        validateObjectName(name);
+        const bucket = authorizeWrite(request, bucketName, name);
+        objects.checkPreconditions(objects.findLive(bucket, name), conditions);
+        const uploadContentType = request.headers['x-upload-content-type'];
+        if (resource.contentType === undefined && typeof uploadContentType === 'string') {
+          resource.contentType = uploadContentType;
+        }
+        const declared = request.headers['x-upload-content-length'];
+        const session: UploadSession = {
+          id: randomToken(24),
+          bucket,
+          name,
+          resource,
+          conditions,
+          received: 0,
+          createTime: rfc3339(platform.clock.now()),
+          member: request.principal.member,
+        };
+        if (typeof declared === 'string' && /^\d+$/.test(declared)) {
+          session.size = Number(declared);
+        }
+        await uploads.create(session.id);
+        platform.store.put(SESSIONS, session.id, session);
+        const location = `${baseUrl(request)}/upload/storage/v1/b/${encodeURIComponent(bucket)}/o?uploadType=resumable&name=${encodeURIComponent(name)}&upload_id=${session.id}`;
+        reply.header('location', location);
+        reply.header('x-guploader-uploadid', session.id);
+        return reply.code(200).send('');
+      }
+      throw new InvalidArgument(`Invalid uploadType: '${uploadType}'.`, { reason: 'invalid' });
+    });
+
+    // Resumable chunks and status queries.
+    const resumablePut = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+      const id = stringParam(queryOf(request).upload_id);
+      if (id === undefined) {
+        throw new RequiredParameter('upload_id');
+      }
+      const session = getSession(id);
+      if (session.member !== request.principal.member && request.principal.kind !== 'anonymous') {
+        throw new ApiError(403, 'PERMISSION_DENIED', 'This upload session belongs to another caller.', {
+          reason: 'forbidden',
+        });
+      }
+      const range = parseContentRange(request.headers['content-range']);
+      if (range?.total !== undefined) {
+        if (session.size !== undefined && session.size !== range.total) {
+          throw new InvalidArgument('The total size differs from the one declared earlier.', {
+            reason: 'invalid',
+          });
+        }
+        session.size = range.total;
+      }
+      if (range === undefined || range.first !== undefined) {
+        // A chunk (or, without Content-Range, the whole object in one request).
+        const first = range?.first ?? 0;
+        if (first > session.received) {
+          // A gap: tell the client what we have so it resends from there.
+          return incomplete(reply, session);
+        }
+        const length = range?.last === undefined ? undefined : range.last - first + 1;
+        const appended = await uploads.append(session.id, request.raw, session.received - first, length);
+        session.received += appended;
+        if (range === undefined) {
+          session.size = session.received;
+        }
+      }
+      if (session.size !== undefined && session.received > session.size) {
+        await uploads.truncate(session.id, session.size);
+        session.received = session.size;
+      }
+      if (session.size !== undefined && session.received === session.size) {
+        return finishSession(request, session);
+      }
+      platform.store.put(SESSIONS, session.id, session);
+      return incomplete(reply, session);
+    };
+    upload.put('/upload/storage/v1/b/:bucket/o', resumablePut);
+
+    upload.delete('/upload/storage/v1/b/:bucket/o', async (request, reply) => {
+      const id = stringParam(queryOf(request).upload_id);
+      if (id === undefined) {
+        throw new RequiredParameter('upload_id');
+      }
+      getSession(id);
+      platform.store.delete(SESSIONS, id);
+      await uploads.remove(id);
+      // Google answers a cancelled session with 499 Client Closed Request.
+      return reply.code(499).send('');
+    });
+  });
+}
