@@ -107,7 +107,9 @@ export function multipartBoundary(contentType: string): string | undefined {
   if (parsed === undefined || !parsed.mediaType.startsWith('multipart/')) {
     return undefined;
   }
-  const boundary = parsed.params.get('boundary');
+  // apitools (gcloud, gsutil) quotes the boundary with single quotes in the header but not in the body.
+  const raw = parsed.params.get('boundary');
+  const boundary = raw !== undefined && /^'.+'$/.test(raw) ? raw.slice(1, -1) : raw;
   if (boundary === undefined || !BOUNDARY_PATTERN.test(boundary)) {
     return undefined;
   }

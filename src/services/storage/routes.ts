@@ -153,6 +153,18 @@ export function registerStorageRoutes(
       return presentBucket(bucket, baseUrl(request));
     });
 
+    // storage.buckets.getStorageLayout (gcloud storage mv/rm ask for it)
+    app.get(`${prefix}/b/:bucket/storageLayout`, async (request) => {
+      const bucket = load(request, 'storage.objects.list');
+      return {
+        kind: 'storage#storageLayout',
+        bucket: bucket.name,
+        location: bucket.location,
+        locationType: bucket.locationType,
+        hierarchicalNamespace: { enabled: false },
+      };
+    });
+
     // storage.buckets.patch
     app.patch(`${prefix}/b/:bucket`, async (request) => {
       const current = load(request, 'storage.buckets.update');

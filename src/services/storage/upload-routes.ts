@@ -149,7 +149,7 @@ export async function registerUploadRoutes(
       done(null, payload);
     });
 
-    upload.post('/upload/storage/v1/b/:bucket/o', async (request, reply) => {
+    const insert = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
       const query = queryOf(request);
       const uploadType = stringParam(query.uploadType);
       const bucketName = paramsOf(request).bucket ?? '';
@@ -247,7 +247,7 @@ export async function registerUploadRoutes(
         return reply.code(200).send('');
       }
       throw new InvalidArgument(`Invalid uploadType: '${uploadType}'.`, { reason: 'invalid' });
-    });
+    };
 
     // Resumable chunks and status queries.
     const resumablePut = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
@@ -294,9 +294,8 @@ export async function registerUploadRoutes(
       platform.store.put(SESSIONS, session.id, session);
       return incomplete(reply, session);
     };
-    upload.put('/upload/storage/v1/b/:bucket/o', resumablePut);
 
-    upload.delete('/upload/storage/v1/b/:bucket/o', async (request, reply) => {
+    const cancel = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
       const id = stringParam(queryOf(request).upload_id);
       if (id === undefined) {
         throw new RequiredParameter('upload_id');
@@ -306,6 +305,13 @@ export async function registerUploadRoutes(
       await uploads.remove(id);
       // Google answers a cancelled session with 499 Client Closed Request.
       return reply.code(499).send('');
-    });
+    };
+
+    // gcloud and gsutil send resumable uploads to /resumable/upload/...; other clients to /upload/...
+    for (const path of ['/upload/storage/v1/b/:bucket/o', '/resumable/upload/storage/v1/b/:bucket/o']) {
+      upload.post(path, insert);
+      upload.put(path, resumablePut);
+      upload.delete(path, cancel);
+    }
   });
 }
