@@ -5,32 +5,17 @@
  * CLOUDSDK_CONFIG, and a proxy that refuses everything but 127.0.0.1, so no traffic leaves the machine.
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { findGcloud, gcloudEnv, runGcloud, type GcloudResult } from '../gcloud-cli.ts';
 import { bearer, startTestServer, tempDir, type TestApp } from '../helpers.ts';
-
-function findGcloud(): string | undefined {
-  try {
-    const path = execFileSync('which', ['gcloud'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    return path.trim() === '' ? undefined : path.trim();
-  } catch {
-    return undefined;
-  }
-}
 
 const GCLOUD = findGcloud();
 const PROJECT = 'nimbus-local';
 /** gcloud takes 1-2 s per call; a stuck call must fail the test, not hang it. */
 const CALL_TIMEOUT_MS = 30_000;
 const TEST_TIMEOUT_MS = 60_000;
-
-interface GcloudResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 interface LoggedRequest {
   method: string;
@@ -96,17 +81,7 @@ describe('gcloud CLI against Nimbus', { skip: GCLOUD === undefined ? 'gcloud not
   const issued: IssuedToken[] = [];
 
   const gcloud = (args: string[], env: NodeJS.ProcessEnv = ownerEnv): Promise<GcloudResult> =>
-    new Promise((resolve) => {
-      execFile(
-        GCLOUD ?? 'gcloud',
-        args,
-        { env, timeout: CALL_TIMEOUT_MS, maxBuffer: 32 * 1024 * 1024, encoding: 'utf8' },
-        (error, stdout, stderr) => {
-          const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
-          resolve({ code, stdout, stderr });
-        },
-      );
-    });
+    runGcloud(GCLOUD ?? 'gcloud', args, env, CALL_TIMEOUT_MS);
 
   /** Runs a command that must succeed and parses its `--format=json` output. */
   const gcloudJson = async <T>(args: string[], env: NodeJS.ProcessEnv = ownerEnv): Promise<T> => {
@@ -165,36 +140,9 @@ describe('gcloud CLI against Nimbus', { skip: GCLOUD === undefined ? 'gcloud not
       return result;
     };
 
-    const res = await fetch(`${t.url}/_nimbus/env`, { headers: bearer(t.ownerToken) });
-    assert.equal(res.status, 200);
-    const nimbusEnv = (await res.json()) as Record<string, string>;
     configRoot = tempDir('nimbus-gcloud-');
     mkdirSync(join(configRoot, 'owner'));
-
-    const inherited = Object.fromEntries(
-      Object.entries(process.env).filter(
-        ([key]) =>
-          !/^(CLOUDSDK_|GOOGLE_|GCE_|METADATA_SERVER_DETECTION$|BOTO_|(HTTPS?|ALL|NO)_PROXY$)/i.test(key),
-      ),
-    );
-    const guard = 'http://127.0.0.1:9';
-    ownerEnv = {
-      ...inherited,
-      ...nimbusEnv,
-      CLOUDSDK_CONFIG: join(configRoot, 'owner'),
-      CLOUDSDK_CORE_DISABLE_PROMPTS: '1',
-      // Google clients must not probe 169.254.169.254; anything not addressed to 127.0.0.1 goes to
-      // a closed loopback port and fails instead of leaving the machine.
-      METADATA_SERVER_DETECTION: 'none',
-      GCE_METADATA_HOST: `127.0.0.1:${t.port}`,
-      GCE_METADATA_IP: `127.0.0.1:${t.port}`,
-      HTTP_PROXY: guard,
-      HTTPS_PROXY: guard,
-      http_proxy: guard,
-      https_proxy: guard,
-      NO_PROXY: '127.0.0.1,localhost',
-      no_proxy: '127.0.0.1,localhost',
-    };
+    ownerEnv = await gcloudEnv(t.url, t.port, t.ownerToken, join(configRoot, 'owner'));
   });
 
   after(async () => {
