@@ -25,6 +25,11 @@ export interface DocumentStore {
   count(collection: string, prefix?: string): number;
   /** Runs `fn` atomically; nested calls join the outer transaction. */
   transaction<R>(fn: () => R): R;
+  /**
+   * Inside a transaction, runs `fn` so that if it throws only its own writes are undone (a
+   * savepoint) and the outer transaction goes on. Outside one, the same as `transaction`.
+   */
+  savepoint<R>(fn: () => R): R;
   /** Removes every document (nimbus reset). */
   clear(): void;
   close(): void;

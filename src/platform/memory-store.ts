@@ -67,6 +67,19 @@ export class MemoryDocumentStore implements DocumentStore {
     }
   }
 
+  savepoint<R>(fn: () => R): R {
+    if (this.snapshot === undefined) {
+      return this.transaction(fn);
+    }
+    const before = new Map([...this.collections].map(([name, docs]) => [name, new Map(docs)]));
+    try {
+      return fn();
+    } catch (error) {
+      this.collections = before;
+      throw error;
+    }
+  }
+
   clear(): void {
     this.collections.clear();
   }

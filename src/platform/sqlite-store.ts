@@ -181,6 +181,19 @@ export class SqliteDocumentStore implements DocumentStore {
     }
   }
 
+  savepoint<R>(fn: () => R): R {
+    if (!this.db.inTransaction) {
+      return this.transaction(fn);
+    }
+    try {
+      // better-sqlite3 runs a nested transaction function as a SAVEPOINT.
+      return this.db.transaction(fn)();
+    } catch (error) {
+      this.dropCache();
+      throw error;
+    }
+  }
+
   clear(): void {
     this.db.exec('DELETE FROM documents');
     this.dropCache();
