@@ -23,6 +23,27 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   cp package-lock.json "$stamp"
 fi
 
+# Python test clients: a virtualenv in .venv, reinstalled when requirements-test.txt changed.
+pystamp=.venv/.nimbus-requirements
+if [ ! -x .venv/bin/python ] || [ ! -f "$pystamp" ] || ! cmp -s requirements-test.txt "$pystamp"; then
+  if ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
+    rm -rf .venv
+    if ! python3 -m venv .venv >/dev/null 2>&1; then
+      # Debian ships venv's ensurepip separately (python3-venv).
+      rm -rf .venv
+      if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && apt-get -o DPkg::Lock::Timeout=600 install -y -qq python3-venv >/dev/null
+        python3 -m venv .venv
+      else
+        echo "nimbus: python3 -m venv failed; install python3-venv (as root: apt-get install python3-venv)" >&2
+        exit 1
+      fi
+    fi
+  fi
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+  cp requirements-test.txt "$pystamp"
+fi
+
 # Build the bundle when any source is newer than it.
 if [ ! -f dist/nimbus.js ] || [ -n "$(find src package-lock.json -newer dist/nimbus.js -print -quit)" ]; then
   node scripts/build.mjs

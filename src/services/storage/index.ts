@@ -1,6 +1,9 @@
 import { join } from 'node:path';
 import type { ServicePlugin } from '../../core/platform.ts';
 import { BlobStore, UploadFiles } from '../../platform/blobs.ts';
+import { registerBucketIamRoutes } from './bucket-iam-routes.ts';
+import { registerCopyRoutes } from './copy-routes.ts';
+import { GroupCommit } from '../../platform/group-commit.ts';
 import { registerObjectRoutes } from './object-routes.ts';
 import { ObjectStore } from './object-store.ts';
 import { ObjectsService } from './objects.ts';
@@ -28,9 +31,12 @@ export const storagePlugin: ServicePlugin = {
       buckets,
       platform.clock,
       platform.events,
+      new GroupCommit(platform.store),
     );
     registerStorageRoutes(app, platform, buckets, objects);
     registerObjectRoutes(app, platform, buckets, objects);
+    registerCopyRoutes(app, platform, buckets, objects);
+    registerBucketIamRoutes(app, platform, buckets);
     await registerUploadRoutes(app, platform, buckets, objects, new UploadFiles(join(blobRoot, 'uploads')));
   },
 };

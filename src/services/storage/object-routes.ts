@@ -55,7 +55,7 @@ export function metadataInputOf(body: ObjectResourceBody): ObjectMetadataInput {
     contentLanguage: body.contentLanguage,
     cacheControl: body.cacheControl,
     customTime: body.customTime,
-    metadata: body.metadata ?? undefined,
+    metadata: body.metadata,
     temporaryHold: body.temporaryHold,
     eventBasedHold: body.eventBasedHold,
     storageClass: body.storageClass,
@@ -141,7 +141,12 @@ export function parseRange(
 }
 
 export function objectHeaders(reply: FastifyReply, record: ObjectRecord): void {
-  reply.header('x-goog-hash', `crc32c=${record.crc32c},md5=${record.md5Hash}`);
+  reply.header(
+    'x-goog-hash',
+    record.componentCount === undefined
+      ? `crc32c=${record.crc32c},md5=${record.md5Hash}`
+      : `crc32c=${record.crc32c}`,
+  );
   reply.header('x-goog-generation', record.generation);
   reply.header('x-goog-metageneration', String(record.metageneration));
   reply.header('x-goog-stored-content-length', String(record.size));

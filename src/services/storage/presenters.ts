@@ -100,6 +100,10 @@ export function presentObject(record: ObjectRecord, base: string): Record<string
     updated: record.updated,
     timeStorageClassUpdated: record.timeStorageClassUpdated,
   };
+  if (record.componentCount !== undefined) {
+    // Composite objects have no MD5 hash on Google, only a crc32c.
+    delete out.md5Hash;
+  }
   for (const field of [
     'contentEncoding',
     'contentDisposition',

@@ -186,6 +186,8 @@ export function registerStorageRoutes(
     app.delete(`${prefix}/b/:bucket`, async (request, reply) => {
       const current = load(request, 'storage.buckets.delete');
       buckets.deleteBucket(current.name, preconditionsOf(request), (name) => objects.objectCount(name));
+      // A bucket created later under the same name must not inherit this one's IAM policy.
+      platform.policies.dropPolicy(bucketResource(current));
       return reply.code(204).send();
     });
   }

@@ -55,20 +55,26 @@ async function readAll(source: AsyncIterable<Buffer | string>, limit: number): P
   return Buffer.concat(chunks);
 }
 
-/** Parses `Content-Range` of resumable chunks: `bytes A-B/TOTAL`, `bytes *\/TOTAL`, `bytes *\/*`. */
+/**
+ * Parses `Content-Range` of resumable chunks: `bytes A-B/TOTAL`, `bytes *\/TOTAL`, `bytes *\/*`, and
+ * `bytes A-*\/TOTAL|*` (the Node client's single-request mode: the rest of the object is this body).
+ */
 export function parseContentRange(
   header: string | undefined,
-): { first?: number; last?: number; total?: number } | undefined {
+): { first?: number; last?: number; total?: number; rest?: boolean } | undefined {
   if (header === undefined) {
     return undefined;
   }
-  const match = /^bytes (?:(\d+)-(\d+)|\*)\/(\d+|\*)$/.exec(header.trim());
+  const match = /^bytes (?:(\d+)-(\d+|\*)|\*)\/(\d+|\*)$/.exec(header.trim());
   if (match === null) {
     throw new InvalidArgument(`Invalid Content-Range header: '${header}'.`, { reason: 'invalid' });
   }
   const [, first, last, total] = match;
-  const out: { first?: number; last?: number; total?: number } = {};
-  if (first !== undefined && last !== undefined) {
+  const out: { first?: number; last?: number; total?: number; rest?: boolean } = {};
+  if (first !== undefined && last === '*') {
+    out.first = Number(first);
+    out.rest = true;
+  } else if (first !== undefined && last !== undefined) {
     out.first = Number(first);
     out.last = Number(last);
     if (out.last < out.first) {
@@ -79,6 +85,32 @@ export function parseContentRange(
     out.total = Number(total);
   }
   return out;
+}
+
+/**
+ * `name` from the raw query string. The query parser keeps a percent-escape that is not UTF-8 as
+ * literal text; for an object name that is a 400, as on Google, not an object named `%ED...`.
+ */
+function queryName(request: FastifyRequest): string | undefined {
+  const at = request.url.indexOf('?');
+  for (const pair of at < 0 ? [] : request.url.slice(at + 1).split('&')) {
+    if (pair.startsWith('name=')) {
+      try {
+        return stringParam(decodeURIComponent(pair.slice(5).replace(/\+/g, ' ')));
+      } catch {
+        throw new InvalidArgument('The object name is not valid percent-encoded UTF-8.', {
+          reason: 'invalid',
+        });
+      }
+    }
+  }
+  return undefined;
+}
+
+function beyondSize(size: number): InvalidArgument {
+  return new InvalidArgument(`The upload has more bytes than its declared size of ${size}.`, {
+    reason: 'invalid',
+  });
 }
 
 /**
@@ -121,13 +153,18 @@ export async function registerUploadRoutes(
     request: FastifyRequest,
     session: UploadSession,
   ): Promise<Record<string, unknown>> => {
+    const finalHashes = parseGoogHash(request.headers['x-goog-hash']);
     const record = await objects.insertObject({
       bucket: session.bucket,
       name: session.name,
       metadata: metadataInputOf(session.resource),
       source: uploads.read(session.id),
       expectedSize: session.received,
-      expected: { md5Hash: session.resource.md5Hash, crc32c: session.resource.crc32c },
+      // Hashes declared in the resource, else by `X-Goog-Hash` on the final request (as Google checks).
+      expected: {
+        md5Hash: session.resource.md5Hash ?? finalHashes.md5Hash,
+        crc32c: session.resource.crc32c ?? finalHashes.crc32c,
+      },
       conditions: session.conditions,
     });
     platform.store.delete(SESSIONS, session.id);
@@ -157,7 +194,7 @@ export async function registerUploadRoutes(
       const contentType = request.headers['content-type'];
 
       if (uploadType === 'media' || uploadType === undefined) {
-        const name = stringParam(query.name);
+        const name = queryName(request);
         if (name === undefined) {
           throw new RequiredParameter('name');
         }
@@ -183,7 +220,7 @@ export async function registerUploadRoutes(
         const body = await readAll(request.raw, MULTIPART_LIMIT);
         const parsed = parseMultipartRelated(contentType ?? '', body);
         const resource = parseBody(ObjectResource, parsed.metadata);
-        const name = stringParam(query.name) ?? resource.name;
+        const name = queryName(request) ?? resource.name;
         if (name === undefined) {
           throw new RequiredParameter('name');
         }
@@ -214,7 +251,7 @@ export async function registerUploadRoutes(
           }
         }
         const resource = parseBody(ObjectResource, json);
-        const name = stringParam(query.name) ?? resource.name;
+        const name = queryName(request) ?? resource.name;
         if (name === undefined) {
           throw new RequiredParameter('name');
         }
@@ -277,16 +314,21 @@ export async function registerUploadRoutes(
           // A gap: tell the client what we have so it resends from there.
           return incomplete(reply, session);
         }
+        if (range?.last !== undefined && session.size !== undefined && range.last >= session.size) {
+          throw beyondSize(session.size);
+        }
         const length = range?.last === undefined ? undefined : range.last - first + 1;
+        // Drop bytes a failed or aborted earlier chunk may have left past what was acknowledged.
+        await uploads.truncate(session.id, session.received);
         const appended = await uploads.append(session.id, request.raw, session.received - first, length);
+        if (session.size !== undefined && session.received + appended > session.size) {
+          await uploads.truncate(session.id, session.received);
+          throw beyondSize(session.size);
+        }
         session.received += appended;
-        if (range === undefined) {
+        if (range === undefined || (range.rest === true && range.total === undefined)) {
           session.size = session.received;
         }
-      }
-      if (session.size !== undefined && session.received > session.size) {
-        await uploads.truncate(session.id, session.size);
-        session.received = session.size;
       }
       if (session.size !== undefined && session.received === session.size) {
         return finishSession(request, session);
