@@ -6,6 +6,7 @@ import {
   mkdirSync,
   readdirSync,
   rmSync,
+  statSync,
   type WriteStream,
 } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
@@ -156,6 +157,22 @@ export class BlobStore {
   /** Bytes `start..end` inclusive (end defaults to the last byte). */
   read(fileId: string, start?: number, end?: number): Readable {
     return createReadStream(this.path(fileId), { start, end });
+  }
+
+  /** Every committed blob file with its modification time (for the orphan sweep). */
+  listFiles(): { fileId: string; mtimeMs: number }[] {
+    const out: { fileId: string; mtimeMs: number }[] = [];
+    for (const dir of readdirSync(this.root)) {
+      if (!/^[0-9a-f]{2}$/.test(dir)) {
+        continue;
+      }
+      for (const entry of readdirSync(join(this.root, dir))) {
+        if (FILE_ID.test(entry)) {
+          out.push({ fileId: entry, mtimeMs: statSync(join(this.root, dir, entry)).mtimeMs });
+        }
+      }
+    }
+    return out;
   }
 
   async remove(fileId: string): Promise<void> {

@@ -6,7 +6,7 @@ import { registerCopyRoutes } from './copy-routes.ts';
 import { GroupCommit } from '../../platform/group-commit.ts';
 import { registerObjectRoutes } from './object-routes.ts';
 import { ObjectStore } from './object-store.ts';
-import { ObjectsService } from './objects.ts';
+import { ObjectsService, sweepOrphanBlobs } from './objects.ts';
 import { registerStorageRoutes } from './routes.ts';
 import { BucketsService } from './service.ts';
 import { BucketStore } from './store.ts';
@@ -25,9 +25,11 @@ export const storagePlugin: ServicePlugin = {
   async register(app, platform) {
     const buckets = new BucketsService(new BucketStore(platform.store), platform.clock);
     const blobRoot = join(platform.config.dataDir, 'blobs');
+    const objectStore = new ObjectStore(platform.store);
+    const blobs = new BlobStore(blobRoot);
     const objects = new ObjectsService(
-      new ObjectStore(platform.store),
-      new BlobStore(blobRoot),
+      objectStore,
+      blobs,
       buckets,
       platform.clock,
       platform.events,
@@ -38,5 +40,19 @@ export const storagePlugin: ServicePlugin = {
     registerCopyRoutes(app, platform, buckets, objects);
     registerBucketIamRoutes(app, platform, buckets);
     await registerUploadRoutes(app, platform, buckets, objects, new UploadFiles(join(blobRoot, 'uploads')));
+    // Blob files orphaned by a crash (renamed, never committed) are removed in the background.
+    const startedAt = Date.now();
+    setImmediate(() => {
+      sweepOrphanBlobs(blobs, objectStore, startedAt).then(
+        (removed) => {
+          if (removed > 0) {
+            platform.log.info({ removed }, 'removed orphaned blob files');
+          }
+        },
+        (error: unknown) => {
+          platform.log.warn({ err: error }, 'orphaned blob sweep failed');
+        },
+      );
+    });
   },
 };

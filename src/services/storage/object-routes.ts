@@ -263,7 +263,7 @@ export function registerObjectRoutes(
     // storage.objects.delete
     app.delete(`${prefix}/b/:bucket/o/*`, async (request, reply) => {
       const bucket = authorize(request, 'storage.objects.delete');
-      objects.deleteObject(
+      await objects.deleteObject(
         bucket,
         objectNameFromUrl(request),
         stringParam(queryOf(request).generation),

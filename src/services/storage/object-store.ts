@@ -74,6 +74,19 @@ export class ObjectStore {
   listNoncurrent(bucket: string, prefix: string): ObjectRecord[] {
     return this.docs.list<ObjectRecord>(NONCURRENT, { prefix: objectKey(bucket, prefix) });
   }
+  /** Blob files referenced by any generation of any object. */
+  referencedFiles(): Set<string> {
+    const ids = new Set<string>();
+    for (const collection of [LIVE, NONCURRENT]) {
+      for (const record of this.docs.list<ObjectRecord>(collection)) {
+        if (record.data.kind === 'file') {
+          ids.add(record.data.fileId);
+        }
+      }
+    }
+    return ids;
+  }
+
   countLive(bucket: string): number {
     return this.docs.count(LIVE, `${bucket}/`);
   }

@@ -338,12 +338,12 @@ export class ObjectsService {
     return Buffer.concat(chunks);
   }
 
-  deleteObject(
+  async deleteObject(
     bucket: string,
     name: string,
     generation: string | undefined,
     conditions: ObjectPreconditions,
-  ): void {
+  ): Promise<void> {
     const bucketRecord = this.buckets.getBucket(bucket);
     const removed = this.store.transaction(() => {
       const live = this.store.getLive(bucket, name);
@@ -385,7 +385,7 @@ export class ObjectsService {
       return target;
     });
     if (removed?.data.kind === 'file') {
-      void this.blobs.remove(removed.data.fileId);
+      await this.blobs.remove(removed.data.fileId);
     }
   }
 
@@ -436,8 +436,6 @@ export class ObjectsService {
     const prefixes: string[] = [];
     let after = decodePageToken(request.pageToken);
     // startOffset/endOffset filter below; the key scan starts at the prefix.
-    const noncurrent =
-      request.versions === true ? groupByName(this.store.listNoncurrent(bucket, prefix)) : undefined;
     const keep = (record: ObjectRecord): boolean =>
       (request.startOffset === undefined || record.name >= request.startOffset) &&
       (request.endOffset === undefined || record.name < request.endOffset) &&
@@ -476,25 +474,12 @@ export class ObjectsService {
             break;
           }
         }
-        if (noncurrent !== undefined) {
-          items.push(...(noncurrent.get(record.name) ?? []));
-          noncurrent.delete(record.name);
-        }
         items.push(record);
         lastKey = key;
       }
       if (batch.length === 0) {
         break;
       }
-    }
-    if (noncurrent !== undefined) {
-      // Names whose live object is gone still list their noncurrent versions.
-      for (const versions of noncurrent.values()) {
-        items.push(...versions.filter(keep));
-      }
-      items.sort((a, b) =>
-        a.name < b.name ? -1 : a.name > b.name ? 1 : Number(a.generation) - Number(b.generation),
-      );
     }
     return { items, prefixes };
   }
@@ -688,12 +673,23 @@ function verifyHashes(blob: IngestedBlob, expected: ExpectedHashes): void {
   }
 }
 
-function groupByName(records: ObjectRecord[]): Map<string, ObjectRecord[]> {
-  const out = new Map<string, ObjectRecord[]>();
-  for (const record of records) {
-    const list = out.get(record.name) ?? [];
-    list.push(record);
-    out.set(record.name, list);
+/**
+ * Removes blob files no object refers to and that are older than `before` (ms since the epoch): a
+ * crash between a blob's rename and its metadata commit leaves such a file. Run at start, so the
+ * age guard keeps uploads that are committing right now safe.
+ */
+export async function sweepOrphanBlobs(
+  blobs: BlobStore,
+  store: ObjectStore,
+  before: number,
+): Promise<number> {
+  const referenced = store.referencedFiles();
+  let removed = 0;
+  for (const file of blobs.listFiles()) {
+    if (!referenced.has(file.fileId) && file.mtimeMs < before) {
+      await blobs.remove(file.fileId);
+      removed += 1;
+    }
   }
-  return out;
+  return removed;
 }
