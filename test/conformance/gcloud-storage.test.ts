@@ -1,6 +1,6 @@
 /**
  * `gcloud storage` (the real Google Cloud CLI) against a Nimbus server started in-process: buckets,
- * cp local <-> gs:// (small, a folder tree, a large resumable file), ls, cat, du, objects
+ * cp local <-> gs:// (small, a 500-file folder tree, a 200 MiB resumable file), ls, cat, du, objects
  * describe/update, rsync (a second run transfers nothing), rm -r.
  */
 import assert from 'node:assert/strict';
@@ -81,7 +81,13 @@ describe(
       for (const dir of ['a', 'a/b', 'c']) {
         mkdirSync(join(tree, dir), { recursive: true });
       }
-      const files = ['a/1.txt', 'a/2.txt', 'a/b/3.txt', 'c/4.txt', 'top.txt'];
+      // 500 files, as a course's dataset folder might be.
+      const files = [
+        ...Array.from({ length: 200 }, (_, i) => `a/${String(i)}.txt`),
+        ...Array.from({ length: 200 }, (_, i) => `a/b/${String(i)}.txt`),
+        ...Array.from({ length: 99 }, (_, i) => `c/${String(i)}.txt`),
+        'top.txt',
+      ];
       for (const file of files) {
         writeFileSync(join(tree, file), `content of ${file}\n`);
       }
@@ -106,9 +112,9 @@ describe(
       assert.equal(uploads.length, before + 1);
     });
 
-    it('uploads and downloads a large file through resumable uploads', async () => {
+    it('uploads and downloads a 200 MiB file through resumable uploads', async () => {
       const big = join(work, 'big.bin');
-      const data = randomBytes(40 * 1024 * 1024);
+      const data = randomBytes(200 * 1024 * 1024);
       writeFileSync(big, data);
       await ok('cp', big, `gs://${BUCKET}/big.bin`);
       assert.ok(uploads.some((u) => u.includes('uploadType=resumable')));
