@@ -168,18 +168,28 @@ export class EventBus {
       if (batch.length === 0) {
         return;
       }
+      // The cursor is written once per batch (and before a failing event), not once per event:
+      // every store write is an fsync'd commit.
+      let delivered: string | undefined;
+      const saveCursor = (): void => {
+        if (delivered !== undefined) {
+          this.store.put(CURSORS, subscription.name, { name: subscription.name, lastId: delivered });
+        }
+      };
       for (const event of batch) {
         if (subscription.matches(event.type)) {
           try {
             await subscription.handler(event);
           } catch (error) {
             // At-least-once: leave the cursor before this event; a later publish or restart retries.
+            saveCursor();
             this.onError(subscription.name, error);
             return;
           }
         }
-        this.store.put(CURSORS, subscription.name, { name: subscription.name, lastId: event.id });
+        delivered = event.id;
       }
+      saveCursor();
     }
   }
 }
