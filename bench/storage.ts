@@ -3,18 +3,23 @@
  * the same durable work (stream to a temp file, fsync, rename; read the file back), both measured in
  * this run over loopback:
  *   - one large object (BENCH_BIG_MB, default 1024 MiB) PUT and GET, and Nimbus's RSS growth meanwhile;
- *   - 4 KiB objects PUT and GET at 16 connections (the baseline creates one fsync'd file per object).
+ *   - 4 KiB objects PUT and GET at 16 connections (the baseline creates one fsync'd file per object),
+ *     also against s3rver (npm devDependency, a child process on a loopback port with a temp
+ *     directory; anonymous path-style PUT/GET of /bench-bucket/KEY; it does not fsync).
  *
  *   node --import tsx bench/storage.ts
  */
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { Agent, createServer, request, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { buildBundle, spawnNimbus } from '../test/nimbus-process.ts';
+import { buildBundle, childEnv, exited, spawnNimbus } from '../test/nimbus-process.ts';
 
 const BIG_MB = Number(process.env.BENCH_BIG_MB ?? '1024');
 const SMALL_COUNT = Number(process.env.BENCH_SMALL_COUNT ?? '2000');
@@ -169,12 +174,75 @@ async function small(endpoint: Endpoint, method: 'POST' | 'PUT'): Promise<{ put:
   return { put, get };
 }
 
+interface Peer {
+  endpoint: Endpoint;
+  version: string;
+  stop(): Promise<void>;
+}
+
+/** Starts s3rver as a child on a loopback port Nimbus-style (own process, temp dir) with a bucket. */
+async function startS3rver(dir: string): Promise<Peer> {
+  const require = createRequire(import.meta.url);
+  const bin = require.resolve('s3rver/bin/s3rver.js');
+  const version = (require('s3rver/package.json') as { version: string }).version;
+  const child: ChildProcessByStdio<null, Readable, Readable> = spawn(
+    process.execPath,
+    [bin, '--directory', dir, '--address', '127.0.0.1', '--port', '0', '--no-vhost-buckets'],
+    { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+    }
+    await exited(child);
+  };
+  let output = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`s3rver did not start within 10 s: ${output}`));
+    }, 10_000);
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString('utf8');
+      const match = /listening on 127\.0\.0\.1:(\d+)/.exec(output);
+      if (match !== null) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`s3rver exited (${String(code ?? signal)}): ${output}`));
+    });
+  });
+  try {
+    const created = await fetch(`http://127.0.0.1:${String(port)}/bench-bucket`, { method: 'PUT' });
+    if (!created.ok) {
+      throw new Error(`s3rver bucket create failed: ${String(created.status)} ${await created.text()}`);
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  const path = (name: string): string => `/bench-bucket/${name.split('/').map(encodeURIComponent).join('/')}`;
+  return { endpoint: { port, put: path, get: path }, version, stop };
+}
+
 async function main(): Promise<void> {
   buildBundle();
   const baseDir = mkdtempSync(join(tmpdir(), 'nimbus-bench-raw-'));
   const dataDir = mkdtempSync(join(tmpdir(), 'nimbus-bench-storage-'));
+  const s3Dir = mkdtempSync(join(tmpdir(), 'nimbus-bench-s3rver-'));
   const baseline = await startBaseline(baseDir);
   const nimbus = await spawnNimbus(dataDir);
+  let s3rver: Peer | undefined;
+  let s3rverError = '';
+  try {
+    s3rver = await startS3rver(s3Dir);
+  } catch (error) {
+    s3rverError = error instanceof Error ? error.message : String(error);
+  }
   try {
     const created = await fetch(`${nimbus.url}/storage/v1/b?project=nimbus-local`, {
       method: 'POST',
@@ -193,6 +261,7 @@ async function main(): Promise<void> {
     const nimBig = await big(nimbusEndpoint, nimbus.child.pid);
     const rawSmall = await small(baseline.endpoint, 'PUT');
     const nimSmall = await small(nimbusEndpoint, 'POST');
+    const s3Small = s3rver === undefined ? undefined : await small(s3rver.endpoint, 'PUT');
     const ratio = (a: number, b: number): string => (a / b).toFixed(2);
     console.log(
       `storage bench: ${String(BIG_MB)} MiB object; ${String(SMALL_COUNT)} x 4 KiB objects at ${String(CONCURRENCY)} connections`,
@@ -204,18 +273,26 @@ async function main(): Promise<void> {
       `big GET: ${nimBig.get.toFixed(0)} MiB/s (${ratio(nimBig.get, rawBig.get)} x raw at ${rawBig.get.toFixed(0)} MiB/s)`,
     );
     console.log(`nimbus RSS growth during big PUT+GET: ${nimBig.rssGrowthMiB.toFixed(1)} MiB`);
+    const peer = (ours: number, theirs: number | undefined): string =>
+      theirs === undefined ? '' : `, ${ratio(ours, theirs)} x s3rver at ${theirs.toFixed(0)} obj/s`;
     console.log(
-      `4 KiB durable PUT: ${nimSmall.put.toFixed(0)} obj/s (${ratio(nimSmall.put, rawSmall.put)} x raw fsync'd file-per-object at ${rawSmall.put.toFixed(0)} obj/s)`,
+      `4 KiB durable PUT: ${nimSmall.put.toFixed(0)} obj/s (${ratio(nimSmall.put, rawSmall.put)} x raw fsync'd file-per-object at ${rawSmall.put.toFixed(0)} obj/s${peer(nimSmall.put, s3Small?.put)})`,
     );
     console.log(
-      `4 KiB GET: ${nimSmall.get.toFixed(0)} obj/s (${ratio(nimSmall.get, rawSmall.get)} x raw at ${rawSmall.get.toFixed(0)} obj/s)`,
+      `4 KiB GET: ${nimSmall.get.toFixed(0)} obj/s (${ratio(nimSmall.get, rawSmall.get)} x raw at ${rawSmall.get.toFixed(0)} obj/s${peer(nimSmall.get, s3Small?.get)})`,
     );
-    console.log('s3rver peer: not measured yet');
+    console.log(
+      s3rver === undefined
+        ? `s3rver peer: not measured: ${s3rverError}`
+        : `s3rver peer: s3rver ${s3rver.version} as a child process, anonymous path-style PUT/GET; its store writes files without fsync, so its PUTs are not durable`,
+    );
   } finally {
+    await s3rver?.stop();
     await nimbus.stop();
     baseline.server.close();
     rmSync(baseDir, { recursive: true, force: true });
     rmSync(dataDir, { recursive: true, force: true });
+    rmSync(s3Dir, { recursive: true, force: true });
   }
 }
 

@@ -100,9 +100,9 @@ describe('Cloud Storage buckets (JSON API v1)', () => {
   it('rejects unknown storage classes, bad labels and unknown fields', async () => {
     assert.equal((await create('class-bucket', { storageClass: 'FROZEN' })).status, 400);
     assert.equal((await create('label-bucket', { labels: { 'Bad Key': 'v' } })).status, 400);
-    const unknown = await create('field-bucket', { lifecycle: {} });
+    const unknown = await create('field-bucket', { colour: 'blue' });
     assert.equal(unknown.status, 400);
-    assert.match(errorOf(unknown.body).message, /Unknown name "lifecycle"/);
+    assert.match(errorOf(unknown.body).message, /Unknown name "colour"/);
     const noProject = await call('POST', '/storage/v1/b', { name: 'no-project-bucket' });
     assert.equal(noProject.status, 400);
     assert.equal(errorOf(noProject.body).errors[0]?.reason, 'required');

@@ -1,12 +1,21 @@
 import { join } from 'node:path';
 import type { ServicePlugin } from '../../core/platform.ts';
 import { BlobStore, UploadFiles } from '../../platform/blobs.ts';
+import { registerBatchRoutes } from './batch-routes.ts';
 import { registerBucketIamRoutes } from './bucket-iam-routes.ts';
 import { registerCopyRoutes } from './copy-routes.ts';
+import {
+  LifecycleExecutor,
+  registerLifecycleExecutor,
+  startLifecycleTimer,
+  stopLifecycleTimers,
+} from './lifecycle.ts';
 import { GroupCommit } from '../../platform/group-commit.ts';
+import { registerNotifications } from './notifications.ts';
 import { registerObjectRoutes } from './object-routes.ts';
 import { ObjectStore } from './object-store.ts';
 import { ObjectsService, sweepOrphanBlobs } from './objects.ts';
+import { registerRetentionRoutes } from './retention-routes.ts';
 import { registerStorageRoutes } from './routes.ts';
 import { BucketsService } from './service.ts';
 import { BucketStore } from './store.ts';
@@ -15,6 +24,7 @@ import { registerUploadRoutes } from './upload-routes.ts';
 export { BucketsService, validateBucketName } from './service.ts';
 export { BucketStore, type BucketRecord } from './store.ts';
 export { ObjectsService } from './objects.ts';
+export { lifecycleExecutorOf, type LifecycleRun } from './lifecycle.ts';
 
 /** Cloud Storage JSON API v1: buckets, objects, uploads (media, multipart, resumable). */
 export const storagePlugin: ServicePlugin = {
@@ -23,7 +33,8 @@ export const storagePlugin: ServicePlugin = {
   gcloudOverrides: { STORAGE: '/storage/v1/' },
   clientEnv: (base) => ({ STORAGE_EMULATOR_HOST: base }),
   async register(app, platform) {
-    const buckets = new BucketsService(new BucketStore(platform.store), platform.clock);
+    const bucketStore = new BucketStore(platform.store);
+    const buckets = new BucketsService(bucketStore, platform.clock);
     const blobRoot = join(platform.config.dataDir, 'blobs');
     const objectStore = new ObjectStore(platform.store);
     const blobs = new BlobStore(blobRoot);
@@ -35,10 +46,17 @@ export const storagePlugin: ServicePlugin = {
       platform.events,
       new GroupCommit(platform.store),
     );
+    registerLifecycleExecutor(
+      platform,
+      new LifecycleExecutor(bucketStore, objectStore, objects, platform.clock, platform.events),
+    );
     registerStorageRoutes(app, platform, buckets, objects);
     registerObjectRoutes(app, platform, buckets, objects);
     registerCopyRoutes(app, platform, buckets, objects);
     registerBucketIamRoutes(app, platform, buckets);
+    registerRetentionRoutes(app, platform, buckets, bucketStore);
+    registerNotifications(app, platform, buckets);
+    await registerBatchRoutes(app);
     await registerUploadRoutes(app, platform, buckets, objects, new UploadFiles(join(blobRoot, 'uploads')));
     // Blob files orphaned by a crash (renamed, never committed) are removed in the background.
     const startedAt = Date.now();
@@ -54,5 +72,12 @@ export const storagePlugin: ServicePlugin = {
         },
       );
     });
+  },
+  // Bucket lifecycle rules are evaluated periodically (tests call runLifecycle() directly).
+  start(platform) {
+    startLifecycleTimer(platform);
+  },
+  stop() {
+    stopLifecycleTimers();
   },
 };

@@ -8,6 +8,8 @@ import { type ObjectMetadataInput, type ObjectPreconditions, type ObjectsService
 import { objectEtag, presentObject, presentObjectList } from './presenters.ts';
 import { bucketResource } from './routes.ts';
 import type { BucketsService } from './service.ts';
+import { objectCorsOptions, registerCorsPreflight } from './cors.ts';
+import { sendTranscoded } from './transcoding.ts';
 
 /** The writable fields of an object resource, plus output-only ones a client may echo back. */
 export const ObjectResource = Type.Object(
@@ -39,6 +41,7 @@ export const ObjectResource = Type.Object(
     timeCreated: Type.Optional(Type.String()),
     updated: Type.Optional(Type.String()),
     timeStorageClassUpdated: Type.Optional(Type.String()),
+    retentionExpirationTime: Type.Optional(Type.String()),
     acl: Type.Optional(Type.Array(Type.Unknown())),
     owner: Type.Optional(Type.Unknown()),
     retention: Type.Optional(Type.Unknown()),
@@ -158,12 +161,12 @@ export function objectHeaders(reply: FastifyReply, record: ObjectRecord): void {
 }
 
 /** Streams an object's bytes with Range support (206/416) and Google's headers. */
-export function sendMedia(
+export async function sendMedia(
   request: FastifyRequest,
   reply: FastifyReply,
   objects: ObjectsService,
   record: ObjectRecord,
-): FastifyReply {
+): Promise<FastifyReply> {
   objectHeaders(reply, record);
   reply.type(record.contentType ?? 'application/octet-stream');
   for (const [header, field] of [
@@ -175,6 +178,9 @@ export function sendMedia(
     if (field !== undefined) {
       reply.header(header, field);
     }
+  }
+  if (await sendTranscoded(request, reply, record, (start, end) => objects.openRead(record, start, end))) {
+    return reply;
   }
   const range = parseRange(request.headers.range, record.size);
   if (range === 'unsatisfiable') {
@@ -236,7 +242,16 @@ export function registerObjectRoutes(
     return presentObject(record, baseUrl(request));
   };
 
-  app.get('/download/storage/v1/b/:bucket/o/*', async (request, reply) => getObject(request, reply, true));
+  // Object reads accept cross-origin requests; the bucket's CORS configuration applies (cors.ts).
+  const cors = objectCorsOptions(buckets);
+  app.get('/download/storage/v1/b/:bucket/o/*', cors, async (request, reply) =>
+    getObject(request, reply, true),
+  );
+  registerCorsPreflight(app, buckets, [
+    '/download/storage/v1/b/:bucket/o/*',
+    '/storage/v1/b/:bucket/o/*',
+    '/b/:bucket/o/*',
+  ]);
 
   for (const prefix of ['/storage/v1', '']) {
     // storage.objects.list
@@ -258,7 +273,7 @@ export function registerObjectRoutes(
     });
 
     // storage.objects.get (metadata, or bytes with alt=media)
-    app.get(`${prefix}/b/:bucket/o/*`, async (request, reply) => getObject(request, reply, false));
+    app.get(`${prefix}/b/:bucket/o/*`, cors, async (request, reply) => getObject(request, reply, false));
 
     // storage.objects.delete
     app.delete(`${prefix}/b/:bucket/o/*`, async (request, reply) => {

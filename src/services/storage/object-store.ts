@@ -25,6 +25,8 @@ export interface ObjectRecord {
   temporaryHold?: boolean;
   eventBasedHold?: boolean;
   componentCount?: number;
+  /** timeCreated + the bucket's retention period (kept current when the policy changes). */
+  retentionExpirationTime?: string;
   /** Where the bytes are: inline in the store, or a blob file. */
   data: { kind: 'inline' } | { kind: 'file'; fileId: string };
 }

@@ -7,7 +7,9 @@ import { decodePageToken, encodePageToken, pageSizeOf } from '../../core/paging.
 import type { BlobStore, IngestedBlob } from '../../platform/blobs.ts';
 import type { GroupCommit } from '../../platform/group-commit.ts';
 import { objectKey, type ObjectRecord, type ObjectStore } from './object-store.ts';
+import { applyBucketObjectDefaults, checkRemovable, refreshRetentionExpiration } from './retention.ts';
 import type { BucketsService } from './service.ts';
+import type { BucketRecord } from './store.ts';
 
 /** Objects up to this size live inline in the metadata store (one fsync'd SQLite commit, no file). */
 export const INLINE_LIMIT = 128 * 1024;
@@ -276,13 +278,13 @@ export class ObjectsService {
     if (options.componentCount !== undefined) {
       record.componentCount = options.componentCount;
     }
+    const bucketRecord = this.buckets.findBucket(bucket);
+    applyBucketObjectDefaults(bucketRecord, record, metadata.eventBasedHold);
     const replaced = this.store.transaction(() => {
       const current = this.store.getLive(bucket, name);
       this.checkPreconditions(current, conditions);
-      if (current?.temporaryHold === true || current?.eventBasedHold === true) {
-        throw new ConditionNotMet(`Object '${bucket}/${name}' is under active hold and cannot be replaced.`, {
-          reason: 'forbidden',
-        });
+      if (current !== undefined) {
+        checkRemovable(bucketRecord, current, this.clock.now());
       }
       if (blob.inline !== undefined) {
         this.store.putInline(bucket, generation, name, blob.inline);
@@ -297,12 +299,18 @@ export class ObjectsService {
         }
       }
       this.store.putLive(record);
-      this.events.publish('storage.object.finalize', `${bucket}/${name}`, { bucket, name, generation });
+      this.events.publish('storage.object.finalize', `${bucket}/${name}`, {
+        bucket,
+        name,
+        generation,
+        object: record,
+      });
       if (current !== undefined && options.versioning) {
         this.events.publish('storage.object.archive', `${bucket}/${name}`, {
           bucket,
           name,
           generation: current.generation,
+          object: { ...current, timeDeleted: now },
         });
       }
       return dropped;
@@ -355,11 +363,7 @@ export class ObjectsService {
         throw objectNotFound(bucket, name);
       }
       this.checkPreconditions(target, conditions);
-      if (target.temporaryHold === true || target.eventBasedHold === true) {
-        throw new ConditionNotMet(`Object '${bucket}/${name}' is under active hold and cannot be deleted.`, {
-          reason: 'forbidden',
-        });
-      }
+      checkRemovable(bucketRecord, target, this.clock.now());
       const now = rfc3339(this.clock.now());
       if (target === live) {
         this.store.deleteLive(bucket, name);
@@ -370,6 +374,7 @@ export class ObjectsService {
             bucket,
             name,
             generation: live.generation,
+            object: { ...live, timeDeleted: now },
           });
           return undefined;
         }
@@ -381,6 +386,7 @@ export class ObjectsService {
         bucket,
         name,
         generation: target.generation,
+        object: target,
       });
       return target;
     });
@@ -421,6 +427,7 @@ export class ObjectsService {
         bucket,
         name,
         generation: next.generation,
+        object: next,
       });
       return next;
     });
@@ -548,6 +555,11 @@ export class ObjectsService {
       }
     }
     return { items, prefixes };
+  }
+
+  /** Recomputes `retentionExpirationTime` of the bucket's objects after its retention policy changed. */
+  refreshRetention(bucket: BucketRecord): void {
+    refreshRetentionExpiration(this.store, bucket);
   }
 
   /** How many objects (any generation) a bucket holds: a bucket must be empty to be deleted. */

@@ -1,5 +1,6 @@
 import type { ObjectRecord } from './object-store.ts';
 import type { BucketRecord } from './store.ts';
+import { presentBucketPolicies } from './bucket-policies.ts';
 
 /** Protobuf varint of `value` (bucket etags are the base64 of `metageneration` as field 1). */
 function varint(value: number): number[] {
@@ -43,6 +44,10 @@ export function presentBucket(bucket: BucketRecord, base: string): Record<string
   if (Object.keys(bucket.labels).length > 0) {
     out.labels = bucket.labels;
   }
+  if (bucket.cors !== undefined && bucket.cors.length > 0) {
+    out.cors = bucket.cors;
+  }
+  Object.assign(out, presentBucketPolicies(bucket));
   out.iamConfiguration = {
     bucketPolicyOnly: ubla,
     uniformBucketLevelAccess: ubla,
@@ -115,6 +120,7 @@ export function presentObject(record: ObjectRecord, base: string): Record<string
     'temporaryHold',
     'eventBasedHold',
     'componentCount',
+    'retentionExpirationTime',
   ] as const) {
     if (record[field] !== undefined) {
       out[field] = record[field];

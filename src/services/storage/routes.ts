@@ -7,6 +7,8 @@ import { presentBucket, presentBucketList } from './presenters.ts';
 import type { ObjectsService } from './objects.ts';
 import type { BucketsService, Preconditions } from './service.ts';
 import type { BucketRecord } from './store.ts';
+import { BucketPolicyFields, BucketPolicyPatchFields, bucketPolicyInputOf } from './bucket-policies.ts';
+import { CorsSchema } from './cors.ts';
 
 const Toggle = Type.Object(
   { enabled: Type.Optional(Type.Boolean()), lockedTime: Type.Optional(Type.String()) },
@@ -45,6 +47,8 @@ const InsertBucketBody = Type.Object(
     labels: Type.Optional(Type.Record(Type.String(), Type.String())),
     versioning: Type.Optional(Versioning),
     iamConfiguration: Type.Optional(IamConfiguration),
+    cors: Type.Optional(CorsSchema),
+    ...BucketPolicyFields,
   },
   { additionalProperties: false },
 );
@@ -58,6 +62,8 @@ const PatchBucketBody = Type.Object(
     labels: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String(), Type.Null()]))),
     versioning: Type.Optional(Versioning),
     iamConfiguration: Type.Optional(IamConfiguration),
+    cors: Type.Optional(Type.Union([CorsSchema, Type.Null()])),
+    ...BucketPolicyPatchFields,
   },
   { additionalProperties: false },
 );
@@ -120,6 +126,8 @@ export function registerStorageRoutes(
           labels: body.labels,
           versioningEnabled: body.versioning?.enabled,
           uniformBucketLevelAccess: uniformAccessOf(body),
+          cors: body.cors,
+          ...bucketPolicyInputOf(body),
         },
         (existing) =>
           platform.access.permitted(request.principal, ['storage.buckets.get'], bucketResource(existing))
@@ -176,9 +184,14 @@ export function registerStorageRoutes(
           versioningEnabled: body.versioning?.enabled,
           storageClass: body.storageClass,
           uniformBucketLevelAccess: uniformAccessOf(body),
+          cors: body.cors,
+          ...bucketPolicyInputOf(body),
         },
         preconditionsOf(request),
       );
+      if (body.retentionPolicy !== undefined) {
+        objects.refreshRetention(bucket);
+      }
       return presentBucket(bucket, baseUrl(request));
     });
 

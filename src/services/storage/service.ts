@@ -2,8 +2,10 @@ import { rfc3339, type Clock } from '../../core/clock.ts';
 import { Aborted, ConditionNotMet } from '../../core/errors.ts';
 import { paginate, type Page } from '../../core/paging.ts';
 import { validateLabels } from '../resourcemanager/index.ts';
+import { applyBucketPolicies, type BucketPolicyInput } from './bucket-policies.ts';
 import { BucketNameConflict, BucketNotFound, InvalidBucketArgument } from './errors.ts';
 import type { BucketRecord, BucketStore } from './store.ts';
+import { normalizeCors, type CorsRule } from './cors.ts';
 
 export const STORAGE_CLASSES = [
   'STANDARD',
@@ -65,7 +67,7 @@ export interface Preconditions {
   ifMetagenerationNotMatch?: number | undefined;
 }
 
-export interface InsertBucketInput {
+export interface InsertBucketInput extends BucketPolicyInput {
   name: string;
   project: { projectId: string; projectNumber: string };
   location?: string | undefined;
@@ -73,14 +75,17 @@ export interface InsertBucketInput {
   labels?: Record<string, string> | undefined;
   versioningEnabled?: boolean | undefined;
   uniformBucketLevelAccess?: boolean | undefined;
+  cors?: CorsRule[] | undefined;
 }
 
-export interface PatchBucketInput {
+export interface PatchBucketInput extends BucketPolicyInput {
   /** Merged into the labels; a null value removes that label. */
   labels?: Record<string, string | null> | undefined;
   versioningEnabled?: boolean | undefined;
   storageClass?: string | undefined;
   uniformBucketLevelAccess?: boolean | undefined;
+  /** Replaces the CORS rules; null or [] removes them. */
+  cors?: CorsRule[] | null | undefined;
 }
 
 /** Cloud Storage buckets (metadata only so far). */
@@ -129,6 +134,10 @@ export class BucketsService {
     if (input.versioningEnabled !== undefined) {
       bucket.versioningEnabled = input.versioningEnabled;
     }
+    applyBucketPolicies(bucket, input, now, checkStorageClass);
+    if (input.cors !== undefined && input.cors.length > 0) {
+      bucket.cors = normalizeCors(input.cors);
+    }
     return this.store.transaction(() => {
       if (!this.store.insert(bucket)) {
         const existing = this.store.get(bucket.name);
@@ -172,6 +181,12 @@ export class BucketsService {
       }
       if (patch.storageClass !== undefined) {
         next.storageClass = checkStorageClass(patch.storageClass);
+      }
+      applyBucketPolicies(next, patch, now, checkStorageClass);
+      if (patch.cors === null || (patch.cors !== undefined && patch.cors.length === 0)) {
+        delete next.cors;
+      } else if (patch.cors !== undefined) {
+        next.cors = normalizeCors(patch.cors);
       }
       if (
         patch.uniformBucketLevelAccess !== undefined &&

@@ -1,4 +1,7 @@
 import type { DocumentStore } from '../../core/store.ts';
+import type { LifecycleConfig } from './lifecycle.ts';
+import type { RetentionPolicy } from './retention.ts';
+import type { CorsRule } from './cors.ts';
 
 export interface BucketRecord {
   name: string;
@@ -11,9 +14,15 @@ export interface BucketRecord {
   /** Absent until a client sets it (Google then omits `versioning`). */
   versioningEnabled?: boolean;
   uniformBucketLevelAccess: { enabled: boolean; lockedTime?: string };
+  /** Bucket CORS rules (applied to object reads and uploads only; see cors.ts). */
+  cors?: CorsRule[];
   timeCreated: string;
   updated: string;
   metageneration: number;
+  lifecycle?: LifecycleConfig;
+  retentionPolicy?: RetentionPolicy;
+  /** New objects get `eventBasedHold: true`. */
+  defaultEventBasedHold?: boolean;
 }
 
 const BUCKETS = 'storage/buckets';

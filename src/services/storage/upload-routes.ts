@@ -18,6 +18,7 @@ import { validateObjectName, type ObjectPreconditions, type ObjectsService } fro
 import { presentObject } from './presenters.ts';
 import { bucketResource } from './routes.ts';
 import type { BucketsService } from './service.ts';
+import { objectCorsOptions, registerCorsPreflight } from './cors.ts';
 
 /** Multipart uploads are buffered; larger objects go through resumable uploads. */
 const MULTIPART_LIMIT = 64 * 1024 * 1024;
@@ -350,10 +351,14 @@ export async function registerUploadRoutes(
     };
 
     // gcloud and gsutil send resumable uploads to /resumable/upload/...; other clients to /upload/...
-    for (const path of ['/upload/storage/v1/b/:bucket/o', '/resumable/upload/storage/v1/b/:bucket/o']) {
-      upload.post(path, insert);
-      upload.put(path, resumablePut);
-      upload.delete(path, cancel);
+    // Uploads accept cross-origin requests; the bucket's CORS configuration applies (cors.ts).
+    const cors = objectCorsOptions(buckets);
+    const paths = ['/upload/storage/v1/b/:bucket/o', '/resumable/upload/storage/v1/b/:bucket/o'];
+    for (const path of paths) {
+      upload.post(path, cors, insert);
+      upload.put(path, cors, resumablePut);
+      upload.delete(path, cors, cancel);
     }
+    registerCorsPreflight(upload, buckets, paths);
   });
 }
