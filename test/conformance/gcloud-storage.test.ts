@@ -123,11 +123,22 @@ describe(
       assert.ok(readFileSync(back).equals(data));
     });
 
+    it('moves an object', async () => {
+      await ok('mv', `gs://${BUCKET}/docs/hello.txt`, `gs://${BUCKET}/moved/hello.txt`);
+      assert.equal((await ok('cat', `gs://${BUCKET}/moved/hello.txt`)).stdout, 'hello from gcloud\n');
+      const gone = await runGcloud(
+        GCLOUD ?? 'gcloud',
+        ['storage', 'cat', `gs://${BUCKET}/docs/hello.txt`],
+        env,
+      );
+      assert.notEqual(gone.code, 0);
+    });
+
     it('removes objects recursively', async () => {
       await ok('rm', '-r', `gs://${BUCKET}/mirror`);
       const left = (await ok('ls', `gs://${BUCKET}`)).stdout;
       assert.ok(!left.includes('/mirror/'));
-      assert.ok(left.includes(`gs://${BUCKET}/docs/`));
+      assert.ok(left.includes(`gs://${BUCKET}/moved/`));
     });
   },
 );

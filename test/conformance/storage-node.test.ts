@@ -145,6 +145,27 @@ describe('@google-cloud/storage against Nimbus', () => {
     await rejectsWith(storage.bucket(name).getMetadata(), 404);
   });
 
+  it('bucket lifecycle: addLifecycleRule, read back, and the rule runs', async () => {
+    const [bucket] = await storage.createBucket(bucketName());
+    await bucket.addLifecycleRule({
+      action: { type: 'Delete' },
+      condition: { age: 30, matchesPrefix: ['tmp/'] },
+    });
+    await bucket.addLifecycleRule({
+      action: { type: 'SetStorageClass', storageClass: 'NEARLINE' },
+      condition: { age: 60 },
+    });
+    const [metadata] = await bucket.getMetadata();
+    const rules = metadata.lifecycle?.rule ?? [];
+    assert.equal(rules.length, 2);
+    assert.equal(rules[0]?.action.type, 'Delete');
+    assert.deepEqual(rules[0]?.condition.matchesPrefix, ['tmp/']);
+    assert.equal(rules[1]?.action.storageClass, 'NEARLINE');
+    await bucket.setMetadata({ lifecycle: null });
+    const [cleared] = await bucket.getMetadata();
+    assert.equal(cleared.lifecycle?.rule?.length ?? 0, 0);
+  });
+
   describe('objects', () => {
     let bucket: Bucket;
 
