@@ -10,6 +10,8 @@ import { bucketResource } from './routes.ts';
 import type { BucketsService } from './service.ts';
 import { objectCorsOptions, registerCorsPreflight } from './cors.ts';
 import { sendTranscoded } from './transcoding.ts';
+import { AclStore } from './acl.ts';
+import { objectAclDispatcher } from './acl-routes.ts';
 
 /** The writable fields of an object resource, plus output-only ones a client may echo back. */
 export const ObjectResource = Type.Object(
@@ -192,12 +194,14 @@ export async function sendMedia(
   }
   if (range === undefined || record.size === 0) {
     reply.header('content-length', String(record.size));
-    return reply.send(record.size === 0 ? '' : objects.openRead(record));
+    return reply.send(record.size === 0 ? '' : (objects.inlineBytes(record) ?? objects.openRead(record)));
   }
   reply.code(206);
   reply.header('content-range', `bytes ${range.start}-${range.end}/${record.size}`);
   reply.header('content-length', String(range.end - range.start + 1));
-  return reply.send(objects.openRead(record, range.start, range.end));
+  return reply.send(
+    objects.inlineBytes(record, range.start, range.end) ?? objects.openRead(record, range.start, range.end),
+  );
 }
 
 /** storage.objects.{get,list,patch,update,delete} (uploads live in upload-routes.ts). */
@@ -213,11 +217,32 @@ export function registerObjectRoutes(
     return bucket.name;
   };
 
+  const acls = new AclStore(platform.store);
+  const acl = objectAclDispatcher(platform, buckets, objects);
+
   const getObject = async (request: FastifyRequest, reply: FastifyReply, media: boolean) => {
-    const bucket = authorize(request, 'storage.objects.get');
+    const bucketRecord = buckets.getBucket(paramsOf(request).bucket ?? '');
+    const bucket = bucketRecord.name;
     const name = objectNameFromUrl(request);
     const query = queryOf(request);
-    const record = objects.getObject(bucket, name, stringParam(query.generation));
+    let record: ObjectRecord;
+    try {
+      platform.access.authorize(request.principal, 'storage.objects.get', bucketResource(bucketRecord));
+      record = objects.getObject(bucket, name, stringParam(query.generation));
+    } catch (denied) {
+      // On a fine-grained bucket an object's ACL can grant reading where IAM does not (makePublic).
+      if (!(denied instanceof ApiError) || denied.httpStatus !== 403) {
+        throw denied;
+      }
+      const found = objects.findLive(bucket, name);
+      const generation = stringParam(query.generation);
+      const candidate =
+        generation === undefined || generation === found?.generation ? found : undefined;
+      if (candidate === undefined || !acls.grantsRead(candidate, bucketRecord, request.principal)) {
+        throw denied;
+      }
+      record = candidate;
+    }
     const conditions = preconditionsOf(request);
     const notMatch =
       conditions.ifGenerationNotMatch !== undefined || conditions.ifMetagenerationNotMatch !== undefined;
@@ -273,10 +298,19 @@ export function registerObjectRoutes(
     });
 
     // storage.objects.get (metadata, or bytes with alt=media)
-    app.get(`${prefix}/b/:bucket/o/*`, cors, async (request, reply) => getObject(request, reply, false));
+    // (and storage.objectAccessControls.{list,get} on `.../o/NAME/acl[/ENTITY]`, acl-routes.ts)
+    app.get(
+      `${prefix}/b/:bucket/o/*`,
+      cors,
+      async (request, reply) => acl(request, reply) ?? getObject(request, reply, false),
+    );
 
     // storage.objects.delete
     app.delete(`${prefix}/b/:bucket/o/*`, async (request, reply) => {
+      const aclReply = acl(request, reply);
+      if (aclReply !== undefined) {
+        return aclReply;
+      }
       const bucket = authorize(request, 'storage.objects.delete');
       await objects.deleteObject(
         bucket,
@@ -292,7 +326,11 @@ export function registerObjectRoutes(
       app.route({
         method,
         url: `${prefix}/b/:bucket/o/*`,
-        handler: async (request) => {
+        handler: async (request, reply) => {
+          const aclReply = acl(request, reply);
+          if (aclReply !== undefined) {
+            return aclReply;
+          }
           const bucket = authorize(request, 'storage.objects.update');
           const name = objectNameFromUrl(request);
           const body = parseBody(ObjectResource, request.body);

@@ -329,6 +329,15 @@ export class ObjectsService {
   }
 
   /** The bytes of a generation, optionally a range (inclusive). */
+  /** The bytes of a generation as one buffer when it is stored inline (the small-object fast path). */
+  inlineBytes(record: ObjectRecord, start?: number, end?: number): Buffer | undefined {
+    if (record.data.kind !== 'inline') {
+      return undefined;
+    }
+    const data = this.store.getInline(record.bucket, record.generation, record.name);
+    return data.subarray(start ?? 0, end === undefined ? undefined : end + 1);
+  }
+
   openRead(record: ObjectRecord, start?: number, end?: number): Readable {
     if (record.data.kind === 'file') {
       return this.blobs.read(record.data.fileId, start, end);
