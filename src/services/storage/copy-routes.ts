@@ -23,6 +23,7 @@ import { presentObject } from './presenters.ts';
 import { bucketResource } from './routes.ts';
 import type { BucketsService } from './service.ts';
 import type { BucketRecord } from './store.ts';
+import { objectAclDispatcher } from './acl-routes.ts';
 
 /** Google's limits on compose: 32 sources per request, 1024 components per composite object. */
 export const MAX_COMPOSE_SOURCES = 32;
@@ -197,6 +198,7 @@ export function registerCopyRoutes(
   buckets: BucketsService,
   objects: ObjectsService,
 ): void {
+  const acl = objectAclDispatcher(platform, buckets, objects);
   /** Checks create (and delete when an object would be replaced) on the destination bucket. */
   const authorizeWrite = (request: FastifyRequest, bucket: BucketRecord, name: string): void => {
     const resource = bucketResource(bucket);
@@ -348,7 +350,12 @@ export function registerCopyRoutes(
 
   for (const prefix of ['/storage/v1', '']) {
     // storage.objects.copy (copyTo), storage.objects.rewrite (rewriteTo), storage.objects.compose
-    app.post(`${prefix}/b/:bucket/o/*`, async (request) => {
+    // (and storage.objectAccessControls.insert on `.../o/NAME/acl`, acl-routes.ts)
+    app.post(`${prefix}/b/:bucket/o/*`, async (request, reply) => {
+      const aclReply = acl(request, reply);
+      if (aclReply !== undefined) {
+        return aclReply;
+      }
       const target = postTargetOf(request);
       return target.kind === 'compose' ? compose(request, target.name) : copyOrRewrite(request, target);
     });

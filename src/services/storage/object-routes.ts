@@ -10,7 +10,7 @@ import { bucketResource } from './routes.ts';
 import type { BucketsService } from './service.ts';
 import { objectCorsOptions, registerCorsPreflight } from './cors.ts';
 import { sendTranscoded } from './transcoding.ts';
-import { AclStore } from './acl.ts';
+import { AclStore, uploadAcl } from './acl.ts';
 import { objectAclDispatcher } from './acl-routes.ts';
 
 /** The writable fields of an object resource, plus output-only ones a client may echo back. */
@@ -44,7 +44,7 @@ export const ObjectResource = Type.Object(
     updated: Type.Optional(Type.String()),
     timeStorageClassUpdated: Type.Optional(Type.String()),
     retentionExpirationTime: Type.Optional(Type.String()),
-    acl: Type.Optional(Type.Array(Type.Unknown())),
+    acl: Type.Optional(Type.Union([Type.Array(Type.Unknown()), Type.Null()])),
     owner: Type.Optional(Type.Unknown()),
     retention: Type.Optional(Type.Unknown()),
   },
@@ -236,8 +236,7 @@ export function registerObjectRoutes(
       }
       const found = objects.findLive(bucket, name);
       const generation = stringParam(query.generation);
-      const candidate =
-        generation === undefined || generation === found?.generation ? found : undefined;
+      const candidate = generation === undefined || generation === found?.generation ? found : undefined;
       if (candidate === undefined || !acls.grantsRead(candidate, bucketRecord, request.principal)) {
         throw denied;
       }
@@ -334,6 +333,16 @@ export function registerObjectRoutes(
           const bucket = authorize(request, 'storage.objects.update');
           const name = objectNameFromUrl(request);
           const body = parseBody(ObjectResource, request.body);
+          // predefinedAcl or an `acl` in the body replaces the object's ACL (file.makePrivate()).
+          const bucketRecord = buckets.getBucket(bucket);
+          const newAcl = uploadAcl(bucketRecord, request.principal, queryOf(request).predefinedAcl, body.acl);
+          if (newAcl !== undefined) {
+            platform.access.authorize(
+              request.principal,
+              'storage.objects.setIamPolicy',
+              bucketResource(bucketRecord),
+            );
+          }
           const record = objects.updateMetadata(
             bucket,
             name,
@@ -342,6 +351,9 @@ export function registerObjectRoutes(
             preconditionsOf(request),
             method === 'PUT',
           );
+          if (newAcl !== undefined) {
+            acls.replace(record, newAcl);
+          }
           return presentObject(record, baseUrl(request));
         },
       });

@@ -19,6 +19,7 @@ import { presentObject } from './presenters.ts';
 import { bucketResource } from './routes.ts';
 import type { BucketsService } from './service.ts';
 import { objectCorsOptions, registerCorsPreflight } from './cors.ts';
+import { AclStore, uploadAcl, type AclEntry } from './acl.ts';
 
 /** Multipart uploads are buffered; larger objects go through resumable uploads. */
 const MULTIPART_LIMIT = 64 * 1024 * 1024;
@@ -38,6 +39,8 @@ interface UploadSession {
   createTime: string;
   /** Member that opened the session: only it may continue the upload. */
   member: string;
+  /** ACL entries asked for at initiation (predefinedAcl or `acl`), set on the finished object. */
+  acl?: AclEntry[];
 }
 
 async function readAll(source: AsyncIterable<Buffer | string>, limit: number): Promise<Buffer> {
@@ -137,6 +140,10 @@ export async function registerUploadRoutes(
     return bucket.name;
   };
 
+  const acls = new AclStore(platform.store);
+  const aclOf = (request: FastifyRequest, bucket: string, resource?: ObjectResourceBody) =>
+    uploadAcl(buckets.getBucket(bucket), request.principal, queryOf(request).predefinedAcl, resource?.acl);
+
   const getSession = (id: string): UploadSession => {
     const session = platform.store.get<UploadSession>(SESSIONS, id);
     if (
@@ -168,6 +175,9 @@ export async function registerUploadRoutes(
       },
       conditions: session.conditions,
     });
+    if (session.acl !== undefined) {
+      acls.replace(record, session.acl);
+    }
     platform.store.delete(SESSIONS, session.id);
     await uploads.remove(session.id);
     return presentObject(record, baseUrl(request));
@@ -201,6 +211,7 @@ export async function registerUploadRoutes(
         }
         validateObjectName(name);
         const bucket = authorizeWrite(request, bucketName, name);
+        const acl = aclOf(request, bucket);
         const length = request.headers['content-length'];
         const record = await objects.insertObject({
           bucket,
@@ -214,6 +225,9 @@ export async function registerUploadRoutes(
           expected: parseGoogHash(request.headers['x-goog-hash']),
           conditions,
         });
+        if (acl !== undefined) {
+          acls.replace(record, acl);
+        }
         return presentObject(record, baseUrl(request));
       }
 
@@ -227,6 +241,7 @@ export async function registerUploadRoutes(
         }
         validateObjectName(name);
         const bucket = authorizeWrite(request, bucketName, name);
+        const acl = aclOf(request, bucket, resource);
         const record = await objects.insertObject({
           bucket,
           name,
@@ -238,6 +253,9 @@ export async function registerUploadRoutes(
           expected: { md5Hash: resource.md5Hash, crc32c: resource.crc32c },
           conditions,
         });
+        if (acl !== undefined) {
+          acls.replace(record, acl);
+        }
         return presentObject(record, baseUrl(request));
       }
 
@@ -258,6 +276,7 @@ export async function registerUploadRoutes(
         }
         validateObjectName(name);
         const bucket = authorizeWrite(request, bucketName, name);
+        const acl = aclOf(request, bucket, resource);
         objects.checkPreconditions(objects.findLive(bucket, name), conditions);
         const uploadContentType = request.headers['x-upload-content-type'];
         if (resource.contentType === undefined && typeof uploadContentType === 'string') {
@@ -273,6 +292,7 @@ export async function registerUploadRoutes(
           received: 0,
           createTime: rfc3339(platform.clock.now()),
           member: request.principal.member,
+          ...(acl === undefined ? {} : { acl }),
         };
         if (typeof declared === 'string' && /^\d+$/.test(declared)) {
           session.size = Number(declared);
