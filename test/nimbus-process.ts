@@ -2,6 +2,7 @@
  * Helpers for driving the real `nimbus` CLI as a child process (CLI tests, durability tests and
  * benchmarks). Everything talks to 127.0.0.1 only.
  */
+import Database from 'better-sqlite3';
 import { execFileSync, spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { existsSync, statSync } from 'node:fs';
@@ -266,4 +267,80 @@ function collectOutput(child: ChildProcessByStdio<null, Readable, Readable>): {
     output.stderr += chunk;
   });
   return output;
+}
+
+/** How a kill -9 run went. */
+export interface KillRun {
+  issued: number;
+  acknowledged: number;
+  /** Writes still in flight when the server was killed. */
+  inFlightAtKill: number;
+  killed: boolean;
+  signal: NodeJS.Signals | null;
+  refused: string[];
+}
+
+/**
+ * Fires `write(i)` from `concurrency` workers (at most `max` writes, a bounded loop) and kill -9s the
+ * server once `killAfterAcks` writes were acknowledged, while others are in flight. `write` answers
+ * 'ack' (acknowledged; record it before returning), 'lost' (the connection died) or a refusal text.
+ */
+export async function killDuringWrites(
+  server: NimbusProcess,
+  options: { concurrency: number; max: number; killAfterAcks: number },
+  write: (i: number) => Promise<'ack' | 'lost' | { refused: string }>,
+): Promise<KillRun> {
+  const run: KillRun = {
+    issued: 0,
+    acknowledged: 0,
+    inFlightAtKill: -1,
+    killed: false,
+    signal: null,
+    refused: [],
+  };
+  let inFlight = 0;
+  const one = async (i: number): Promise<void> => {
+    inFlight += 1;
+    let outcome: Awaited<ReturnType<typeof write>>;
+    try {
+      outcome = await write(i);
+    } finally {
+      inFlight -= 1;
+    }
+    if (outcome === 'lost') {
+      return;
+    }
+    if (outcome !== 'ack') {
+      run.refused.push(outcome.refused);
+      return;
+    }
+    run.acknowledged += 1;
+    if (!run.killed && run.acknowledged >= options.killAfterAcks) {
+      run.killed = true;
+      run.inFlightAtKill = inFlight;
+      server.child.kill('SIGKILL');
+    }
+  };
+  const worker = async (): Promise<void> => {
+    while (!run.killed && run.issued < options.max) {
+      run.issued += 1;
+      await one(run.issued);
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, worker));
+  if (!run.killed) {
+    server.child.kill('SIGKILL');
+  }
+  run.signal = (await exited(server.child)).signal;
+  return run;
+}
+
+/** SQLite's integrity check of a data dir's metadata store ('ok' when intact). */
+export function databaseIntegrity(dataDir: string): string {
+  const db = new Database(join(dataDir, 'nimbus.db'));
+  try {
+    return String(db.pragma('integrity_check', { simple: true }));
+  } finally {
+    db.close();
+  }
 }

@@ -7,12 +7,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { buildApp, type NimbusApp } from '../../src/app.ts';
 import { testConfig } from '../../src/config.ts';
 import { signJwt } from '../../src/platform/jwt.ts';
 import { bearer } from '../helpers.ts';
-import { buildBundle, exited, httpRequest, spawnNimbus, type HttpResult } from '../nimbus-process.ts';
+import {
+  buildBundle,
+  databaseIntegrity,
+  httpRequest,
+  killDuringWrites,
+  spawnNimbus,
+  type HttpResult,
+} from '../nimbus-process.ts';
 
 type Json = Record<string, unknown>;
 
@@ -144,64 +150,40 @@ describe('acknowledged writes survive kill -9', () => {
     const MAX_REQUESTS = 3000;
     const KILL_AFTER_ACKS = 150;
     const acknowledged: { kind: 'sa' | 'project'; id: string }[] = [];
-    const refused: string[] = [];
-    let inFlight = 0;
-    let inFlightAtKill = -1;
-    let issued = 0;
-    let killed = false;
 
-    const writeOne = async (i: number): Promise<void> => {
+    const writeOne = async (i: number): Promise<'ack' | 'lost' | { refused: string }> => {
       const kind = i % 2 === 0 ? 'sa' : 'project';
       const id = `${kind === 'sa' ? 'dur-sa' : 'dur-proj'}-${String(i).padStart(5, '0')}`;
       let result: HttpResult;
-      inFlight += 1;
       try {
         result =
           kind === 'sa'
             ? await httpRequest(port, 'POST', '/v1/projects/nimbus-local/serviceAccounts', { accountId: id })
             : await httpRequest(port, 'POST', '/v1/projects', { projectId: id });
       } catch {
-        return; // connection reset by the kill: not acknowledged
-      } finally {
-        inFlight -= 1;
+        return 'lost'; // connection reset by the kill: not acknowledged
       }
       if (result.status >= 200 && result.status < 300) {
         acknowledged.push({ kind, id });
-        if (!killed && acknowledged.length >= KILL_AFTER_ACKS) {
-          killed = true;
-          inFlightAtKill = inFlight;
-          server.child.kill('SIGKILL');
-        }
-      } else {
-        refused.push(`${id}: ${result.status} ${result.body}`);
+        return 'ack';
       }
+      return { refused: `${id}: ${result.status} ${result.body}` };
     };
-    const worker = async (): Promise<void> => {
-      while (!killed && issued < MAX_REQUESTS) {
-        issued += 1;
-        await writeOne(issued);
-      }
-    };
-    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-    if (!killed) {
-      server.child.kill('SIGKILL');
-    }
-    const status = await exited(server.child);
-    assert.equal(status.signal, 'SIGKILL');
-    assert.deepEqual(refused, [], 'every write before the kill succeeds');
-    assert.ok(killed, `the kill came after ${KILL_AFTER_ACKS} acknowledged writes`);
-    assert.ok(inFlightAtKill > 0, 'requests were in flight when the server was killed');
+    const run = await killDuringWrites(
+      server,
+      { concurrency: CONCURRENCY, max: MAX_REQUESTS, killAfterAcks: KILL_AFTER_ACKS },
+      writeOne,
+    );
+    assert.equal(run.signal, 'SIGKILL');
+    assert.deepEqual(run.refused, [], 'every write before the kill succeeds');
+    assert.ok(run.killed, `the kill came after ${KILL_AFTER_ACKS} acknowledged writes`);
+    assert.ok(run.inFlightAtKill > 0, 'requests were in flight when the server was killed');
     console.log(
-      `kill -9 after ${acknowledged.length} acknowledged writes of ${issued} issued, ${inFlightAtKill} in flight`,
+      `kill -9 after ${acknowledged.length} acknowledged writes of ${run.issued} issued, ${run.inFlightAtKill} in flight`,
     );
 
     // The database opens cleanly (WAL recovery) and is intact.
-    const db = new Database(join(dir, 'nimbus.db'));
-    try {
-      assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
-    } finally {
-      db.close();
-    }
+    assert.equal(databaseIntegrity(dir), 'ok');
 
     // A new server on the same data dir (server.json is stale: its pid is dead) has every write.
     const restarted = await spawnNimbus(dir);

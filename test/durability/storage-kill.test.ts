@@ -11,8 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { crc32c } from '@node-rs/crc32';
-import Database from 'better-sqlite3';
-import { buildBundle, exited, httpRequest, spawnNimbus } from '../nimbus-process.ts';
+import {
+  buildBundle,
+  databaseIntegrity,
+  httpRequest,
+  killDuringWrites,
+  spawnNimbus,
+} from '../nimbus-process.ts';
 
 const BUCKET = 'kill-nine-bucket';
 
@@ -94,17 +99,10 @@ describe('Cloud Storage uploads survive kill -9', () => {
     const sent = new Map<string, string>();
     /** crc32c the server acknowledged, per name. */
     const acknowledged = new Map<string, string>();
-    const refused: string[] = [];
-    let issued = 0;
-    let inFlight = 0;
-    let inFlightAtKill = -1;
-    let killed = false;
-
-    const uploadOne = async (i: number): Promise<void> => {
+    const uploadOne = async (i: number): Promise<'ack' | 'lost' | { refused: string }> => {
       const name = `obj/${String(i).padStart(5, '0')}${i % 3 === 0 ? '-large' : ''}`;
       const body = randomBytes(i % 3 === 0 ? 200 * 1024 : 4 * 1024);
       sent.set(name, crcOf(body));
-      inFlight += 1;
       let result: BinaryResult;
       try {
         result = await binaryRequest(
@@ -114,49 +112,30 @@ describe('Cloud Storage uploads survive kill -9', () => {
           body,
         );
       } catch {
-        return; // connection reset by the kill: not acknowledged
-      } finally {
-        inFlight -= 1;
+        return 'lost'; // connection reset by the kill: not acknowledged
       }
       if (result.status !== 200) {
-        refused.push(`${name}: ${result.status} ${result.body.toString('utf8').slice(0, 200)}`);
-        return;
+        return { refused: `${name}: ${result.status} ${result.body.toString('utf8').slice(0, 200)}` };
       }
       const object = JSON.parse(result.body.toString('utf8')) as { name: string; crc32c: string };
       assert.equal(object.name, name);
       assert.equal(object.crc32c, crcOf(body), `${name}: the server hashed what was sent`);
       acknowledged.set(name, object.crc32c);
-      if (!killed && acknowledged.size >= KILL_AFTER_ACKS) {
-        killed = true;
-        inFlightAtKill = inFlight;
-        server.child.kill('SIGKILL');
-      }
+      return 'ack';
     };
-    const worker = async (): Promise<void> => {
-      while (!killed && issued < MAX_UPLOADS) {
-        issued += 1;
-        await uploadOne(issued);
-      }
-    };
-    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-    if (!killed) {
-      server.child.kill('SIGKILL');
-    }
-    const status = await exited(server.child);
-    assert.equal(status.signal, 'SIGKILL');
-    assert.deepEqual(refused, [], 'every upload before the kill succeeds');
-    assert.ok(killed, `the kill came after ${KILL_AFTER_ACKS} acknowledged uploads`);
-    assert.ok(inFlightAtKill > 0, 'uploads were in flight when the server was killed');
-    console.log(
-      `kill -9 after ${acknowledged.size} acknowledged uploads of ${issued} issued, ${inFlightAtKill} in flight`,
+    const run = await killDuringWrites(
+      server,
+      { concurrency: CONCURRENCY, max: MAX_UPLOADS, killAfterAcks: KILL_AFTER_ACKS },
+      uploadOne,
     );
-
-    const db = new Database(join(dir, 'nimbus.db'));
-    try {
-      assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
-    } finally {
-      db.close();
-    }
+    assert.equal(run.signal, 'SIGKILL');
+    assert.deepEqual(run.refused, [], 'every upload before the kill succeeds');
+    assert.ok(run.killed, `the kill came after ${KILL_AFTER_ACKS} acknowledged uploads`);
+    assert.ok(run.inFlightAtKill > 0, 'uploads were in flight when the server was killed');
+    console.log(
+      `kill -9 after ${acknowledged.size} acknowledged uploads of ${run.issued} issued, ${run.inFlightAtKill} in flight`,
+    );
+    assert.equal(databaseIntegrity(dir), 'ok');
 
     const restarted = await spawnNimbus(dir);
     try {

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
+import { BindingSchema } from '../../core/schemas.ts';
 import type { Policy } from '../../core/auth.ts';
 import { paramsOf, parseBody, queryOf } from '../../core/http.ts';
 import type { Platform } from '../../core/platform.ts';
@@ -15,27 +16,7 @@ const BucketPolicyBody = Type.Object(
     resourceId: Type.Optional(Type.String()),
     version: Type.Optional(Type.Integer()),
     etag: Type.Optional(Type.String()),
-    bindings: Type.Optional(
-      Type.Array(
-        Type.Object(
-          {
-            role: Type.String(),
-            members: Type.Array(Type.String()),
-            condition: Type.Optional(
-              Type.Object(
-                {
-                  expression: Type.String(),
-                  title: Type.Optional(Type.String()),
-                  description: Type.Optional(Type.String()),
-                },
-                { additionalProperties: false },
-              ),
-            ),
-          },
-          { additionalProperties: false },
-        ),
-      ),
-    ),
+    bindings: Type.Optional(Type.Array(BindingSchema)),
   },
   { additionalProperties: false },
 );
