@@ -180,16 +180,22 @@ export class BlobStore {
   }
 }
 
-function writeChunk(stream: WriteStream, chunk: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    stream.write(chunk, (error) => {
-      if (error) {
-        reject(error);
-      } else {
+/** Writes with backpressure: waits only when the stream's buffer is full, so writes pipeline. */
+async function writeChunk(stream: WriteStream, chunk: Buffer): Promise<void> {
+  if (!stream.write(chunk)) {
+    await new Promise<void>((resolve, reject) => {
+      const onDrain = (): void => {
+        stream.off('error', onError);
         resolve();
-      }
+      };
+      const onError = (error: Error): void => {
+        stream.off('drain', onDrain);
+        reject(error);
+      };
+      stream.once('drain', onDrain);
+      stream.once('error', onError);
     });
-  });
+  }
 }
 
 function closeStream(stream: WriteStream): Promise<void> {
