@@ -16,6 +16,22 @@ if [ -n "$need_apt" ]; then
   fi
 fi
 
+# Debian packages for engines and test clients (scripts/debian-packages.txt), when root with apt.
+pkgs=$(sed -e 's/#.*//' scripts/debian-packages.txt | tr -s ' \t' '\n' | grep -v '^$' || true)
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "nimbus: installing Debian packages:$missing" >&2
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >/dev/null 2>&1 ||
+      { apt-get update -qq && apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >/dev/null; }
+  else
+    echo "nimbus: missing Debian packages:$missing (as root: apt-get install$missing); services needing them report unavailable" >&2
+  fi
+fi
+
 # npm dependencies: reinstall when package-lock.json changed since the last install.
 stamp=node_modules/.nimbus-lock
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
