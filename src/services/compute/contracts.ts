@@ -65,3 +65,61 @@ export interface VpcDataplane {
  */
 export const METADATA_SOCKET = 'run/metadata.sock';
 export const METADATA_SOURCE_HEADER = 'x-nimbus-metadata-source';
+
+/** What an instance is booted from: a cached root filesystem image. */
+export type ImageName = 'debian-12' | 'busybox';
+
+/** One system container (an instance's boot), as the compute service asks the runtime for it. */
+export interface ContainerSpec {
+  /** Unique container id (e.g. `nimbus-<instanceId>`), also the cgroup name. */
+  id: string;
+  hostname: string;
+  image: ImageName;
+  /** Persistent writable layer (the boot disk): survives stop/start, deleted with the disk. */
+  diskDir: string;
+  /** Network namespace to join (from the dataplane); undefined = a private namespace with loopback only. */
+  netnsPath?: string;
+  /** CPU quota in vCPUs (e.g. 0.25..2 for e2-micro: quota 2, shares scaled) and memory limit. */
+  cpus: number;
+  memoryMb: number;
+  pids: number;
+  /** Everything the guest writes to its console (init, startup script) is appended here. */
+  serialLogPath: string;
+  /** Extra lines for the guest's /etc/hosts (e.g. `169.254.169.254 metadata.google.internal`). */
+  hosts?: string[];
+}
+
+export type ContainerState = 'running' | 'paused' | 'stopped' | 'absent';
+
+/** An interactive or one-shot process inside a running container (`runc exec`, in its cgroup). */
+export interface ExecSession {
+  write(data: Buffer | string): void;
+  onData(listener: (data: Buffer) => void): void;
+  /** Window size (tty sessions only). */
+  resize(cols: number, rows: number): void;
+  /** Resolves with the exit code. */
+  exited: Promise<number>;
+  kill(): void;
+}
+
+/** System containers run by an OCI runtime (runc). */
+export interface ContainerRuntime {
+  /** Engine availability: missing runc / image tools -> not ok with reason and fix. */
+  available(): Promise<{ ok: boolean; reason?: string; fix?: string }>;
+  /** Builds (once, cached) the image; progress lines go to `onProgress`. */
+  ensureImage(image: ImageName, onProgress?: (line: string) => void): Promise<void>;
+  /** Boots the container (init as PID 1) and returns once it runs. */
+  start(spec: ContainerSpec): Promise<void>;
+  /** Clean shutdown (SIGRTMIN+3 for systemd), killed after `timeoutMs`; then removes runtime state and mounts (not diskDir). */
+  stop(id: string, timeoutMs: number): Promise<void>;
+  pause(id: string): Promise<void>;
+  resume(id: string): Promise<void>;
+  state(id: string): Promise<ContainerState>;
+  exec(
+    id: string,
+    argv: string[],
+    options: { tty: boolean; cols?: number; rows?: number; env?: string[] },
+  ): Promise<ExecSession>;
+  /** Containers this runtime knows (to reconcile after a Nimbus restart). */
+  list(): Promise<{ id: string; state: ContainerState }[]>;
+}
