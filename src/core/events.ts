@@ -168,12 +168,17 @@ export class EventBus {
       if (batch.length === 0) {
         return;
       }
-      // The cursor is written once per batch (and before a failing event), not once per event:
-      // every store write is an fsync'd commit.
+      // The cursor is written once per batch (and before a failing event), not once per event, and
+      // without waiting for its fsync: delivery is at-least-once, so a cursor lost in a crash only
+      // means those events are delivered again. (A synchronous fsync per batch here blocked the
+      // event loop for every uploaded object.)
       let delivered: string | undefined;
       const saveCursor = (): void => {
         if (delivered !== undefined) {
-          this.store.put(CURSORS, subscription.name, { name: subscription.name, lastId: delivered });
+          const lastId = delivered;
+          this.store.deferredTransaction(() => {
+            this.store.put(CURSORS, subscription.name, { name: subscription.name, lastId });
+          });
         }
       };
       for (const event of batch) {

@@ -30,6 +30,14 @@ export interface DocumentStore {
    * savepoint) and the outer transaction goes on. Outside one, the same as `transaction`.
    */
   savepoint<R>(fn: () => R): R;
+  /**
+   * Like `transaction`, but returns before the commit is forced to disk: await `sync()` before
+   * acknowledging anything it wrote. Group commit uses it so one fsync (off the main thread)
+   * overlaps the next batch's work instead of blocking the event loop.
+   */
+  deferredTransaction<R>(fn: () => R): R;
+  /** Resolves once every transaction committed before the call is durable. */
+  sync(): Promise<void>;
   /** Removes every document (nimbus reset). */
   clear(): void;
   close(): void;

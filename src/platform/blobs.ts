@@ -13,6 +13,7 @@ import { open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { InvalidArgument, PayloadTooLarge } from '../core/errors.ts';
+import { OffloadedMd5 } from './md5-worker.ts';
 
 /** Running md5 + crc32c of a byte stream, as Cloud Storage reports them (base64). */
 export class ObjectHasher {
@@ -53,6 +54,12 @@ export interface IngestedBlob {
 const FILE_ID = /^[0-9a-f]{32}$/;
 
 /**
+ * Bytes a blob file's write stream may buffer before ingest waits: large enough that hashing the next
+ * chunks overlaps the write of the previous ones (and buffered chunks go down in one writev).
+ */
+const WRITE_WINDOW = 4 * 1024 * 1024;
+
+/**
  * Object bytes on disk. A file is written to `tmp/`, fsync'd, renamed into `xx/ID` and its directory
  * fsync'd, so a blob id that metadata refers to always names a complete file. Ids are random hex:
  * user-supplied names never become paths.
@@ -86,48 +93,63 @@ export class BlobStore {
     options: { inlineLimit: number; maxSize?: number; expectedSize?: number },
   ): Promise<IngestedBlob> {
     const source = input as AsyncIterable<Buffer | string>;
-    const hasher = new ObjectHasher();
+    // crc32c and size on this thread; md5 here for inline content, on the worker once it spills.
+    let crc = 0;
+    let size = 0;
+    let md5: OffloadedMd5 | undefined;
     const chunks: Buffer[] = [];
-    let buffered = 0;
     let file: { id: string; temp: string; stream: WriteStream } | undefined;
     try {
       for await (const raw of source) {
         const chunk = typeof raw === 'string' ? Buffer.from(raw) : raw;
-        hasher.update(chunk);
-        if (options.maxSize !== undefined && hasher.size > options.maxSize) {
+        crc = crc32c(chunk, crc);
+        size += chunk.length;
+        if (options.maxSize !== undefined && size > options.maxSize) {
           throw new PayloadTooLarge(`The object is larger than the ${options.maxSize} byte limit.`);
         }
         if (file === undefined) {
           chunks.push(chunk);
-          buffered += chunk.length;
-          if (buffered > options.inlineLimit) {
+          if (size > options.inlineLimit) {
             const id = randomBytes(16).toString('hex');
             const temp = join(this.tmp, id);
-            file = { id, temp, stream: createWriteStream(temp) };
+            file = { id, temp, stream: createWriteStream(temp, { highWaterMark: WRITE_WINDOW }) };
+            md5 = new OffloadedMd5();
             for (const pending of chunks.splice(0)) {
+              await md5.update(pending);
               await writeChunk(file.stream, pending);
             }
           }
         } else {
+          await md5?.update(chunk);
           await writeChunk(file.stream, chunk);
         }
       }
-      const digest = hasher.digest();
-      if (options.expectedSize !== undefined && digest.size !== options.expectedSize) {
+      if (options.expectedSize !== undefined && size !== options.expectedSize) {
         throw new InvalidArgument(
-          `The body has ${digest.size} bytes but the request announced ${options.expectedSize}.`,
+          `The body has ${size} bytes but the request announced ${options.expectedSize}.`,
           { reason: 'badContent' },
         );
       }
-      if (file === undefined) {
-        return { ...digest, inline: Buffer.concat(chunks) };
+      const crcBytes = Buffer.alloc(4);
+      crcBytes.writeUInt32BE(crc >>> 0);
+      const crc32cHash = crcBytes.toString('base64');
+      if (file === undefined || md5 === undefined) {
+        const inline = Buffer.concat(chunks);
+        return {
+          md5Hash: createHash('md5').update(inline).digest('base64'),
+          crc32c: crc32cHash,
+          size,
+          inline,
+        };
       }
-      await closeStream(file.stream);
+      const [md5Hash] = await Promise.all([md5.digest(), closeStream(file.stream)]);
+      md5 = undefined;
       await this.commit(file.id, file.temp);
       const id = file.id;
       file = undefined;
-      return { ...digest, fileId: id };
+      return { md5Hash, crc32c: crc32cHash, size, fileId: id };
     } finally {
+      md5?.drop();
       if (file !== undefined) {
         file.stream.destroy();
         await unlink(file.temp).catch(() => undefined);

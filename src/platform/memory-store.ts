@@ -67,6 +67,14 @@ export class MemoryDocumentStore implements DocumentStore {
     }
   }
 
+  deferredTransaction<R>(fn: () => R): R {
+    return this.transaction(fn);
+  }
+
+  sync(): Promise<void> {
+    return Promise.resolve();
+  }
+
   savepoint<R>(fn: () => R): R {
     if (this.snapshot === undefined) {
       return this.transaction(fn);
