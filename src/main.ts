@@ -1,4 +1,4 @@
-import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { buildApp, type NimbusApp } from './app.ts';
@@ -16,6 +16,11 @@ export interface ServerInfo {
 
 export function serverInfoPath(dataDir: string): string {
   return join(dataDir, 'server.json');
+}
+
+/** The running server's owner token (mode 0600), read by the nimbus CLI. */
+export function ownerTokenPath(dataDir: string): string {
+  return join(dataDir, 'owner.token');
 }
 
 /** Opens DATA_DIR/logs/nimbus.log for appending: a data dir that cannot hold it is NIMBUS_ERR_DATA_DIR. */
@@ -122,13 +127,32 @@ async function announce(
     });
     out(shellExports(clientEnvironment(url, config, nimbus.plugins, owner.accessToken)));
   }
+  // The local owner's credential for the nimbus CLI (`nimbus env`, `nimbus iam`) when anonymous
+  // callers may not act as the owner: a token file only the data dir's owner can read.
+  const writeOwnerToken = (): void => {
+    try {
+      const owner = nimbus.platform.tokens.issueAccessToken(nimbus.platform.ownerPrincipal(), {
+        lifetimeSeconds: 12 * 3600,
+      });
+      const file = ownerTokenPath(config.dataDir);
+      writeFileSync(`${file}.tmp`, `${owner.accessToken}\n`, { mode: 0o600 });
+      renameSync(`${file}.tmp`, file);
+    } catch (error) {
+      nimbus.app.log.warn({ err: error }, 'could not write the owner token file');
+    }
+  };
+  setImmediate(writeOwnerToken);
+  const refresh = setInterval(writeOwnerToken, 6 * 3600 * 1000);
+  refresh.unref();
   let stopping: Promise<void> | undefined;
   return async () => {
     stopping ??= (async () => {
+      clearInterval(refresh);
       try {
         await nimbus.close();
       } finally {
         rmSync(serverInfoPath(config.dataDir), { force: true });
+        rmSync(ownerTokenPath(config.dataDir), { force: true });
         logger.flush();
       }
     })();

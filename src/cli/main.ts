@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { FLAGS, parseConfig, type NimbusConfig } from '../config.ts';
 import { clientBaseUrl, shellExports } from '../core/env.ts';
 import { NimbusError } from '../core/errors.ts';
-import { serverInfoPath, startServer, type ServerInfo } from '../main.ts';
+import { IAM_HELP, iamCommand, splitIamArgs } from './iam.ts';
+import { ownerTokenPath, serverInfoPath, startServer, type ServerInfo } from '../main.ts';
 
 const HELP = `nimbus: a cloud on one machine that speaks Google Cloud's APIs
 
@@ -13,6 +14,7 @@ Usage:
   nimbus status [flags]        show whether Nimbus runs and each service's state
   nimbus env [flags]           print shell exports that point Google's clients and gcloud at Nimbus
   nimbus gcloud ARGS...        run the installed Google Cloud CLI against Nimbus
+  nimbus iam service-accounts create|list|keys create|keys list   (nimbus iam --help)
   nimbus reset [flags]         wipe all state (through the running server, or the data dir)
   nimbus version
 
@@ -42,10 +44,29 @@ function serverUrl(config: NimbusConfig): string {
   return runningServer(config)?.url ?? clientBaseUrl(config);
 }
 
-async function call(url: string, init: RequestInit = {}): Promise<unknown> {
+/**
+ * The owner's credential for calls to the server: NIMBUS_ACCESS_TOKEN, else the token file the
+ * running server keeps in its data dir; none when neither exists (fine in owner-anonymous mode).
+ */
+function ownerToken(config: NimbusConfig, env: Record<string, string | undefined>): string | undefined {
+  const fromEnv = env.NIMBUS_ACCESS_TOKEN;
+  if (fromEnv !== undefined && fromEnv !== '') {
+    return fromEnv;
+  }
+  try {
+    return readFileSync(ownerTokenPath(config.dataDir), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+async function call(url: string, init: RequestInit = {}, token?: string): Promise<unknown> {
   let response: Response;
   try {
-    response = await fetch(url, init);
+    response = await fetch(url, {
+      ...init,
+      ...(token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } }),
+    });
   } catch {
     throw new NimbusError(
       'NIMBUS_ERR_NOT_RUNNING',
@@ -60,8 +81,14 @@ async function call(url: string, init: RequestInit = {}): Promise<unknown> {
   return body;
 }
 
-async function clientEnv(config: NimbusConfig): Promise<Record<string, string>> {
-  return (await call(`${serverUrl(config)}/_nimbus/env`)) as Record<string, string>;
+async function clientEnv(
+  config: NimbusConfig,
+  env: Record<string, string | undefined>,
+): Promise<Record<string, string>> {
+  return (await call(`${serverUrl(config)}/_nimbus/env`, {}, ownerToken(config, env))) as Record<
+    string,
+    string
+  >;
 }
 
 export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
@@ -115,13 +142,13 @@ export async function main(argv: string[], env: Record<string, string | undefine
     }
     case 'env': {
       const config = parseConfig(rest, env);
-      out(shellExports(await clientEnv(config)));
+      out(shellExports(await clientEnv(config, env)));
       return 0;
     }
     case 'reset': {
       const config = parseConfig(rest, env);
       if (runningServer(config) !== undefined) {
-        await call(`${serverUrl(config)}/_nimbus/reset`, { method: 'POST' });
+        await call(`${serverUrl(config)}/_nimbus/reset`, { method: 'POST' }, ownerToken(config, env));
         out('Nimbus state reset (server still running).');
       } else {
         for (const entry of ['nimbus.db', 'nimbus.db-wal', 'nimbus.db-shm', 'gcloud']) {
@@ -148,7 +175,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
       const config = parseConfig(flags, env);
       const gcloudConfig = join(config.dataDir, 'gcloud');
       mkdirSync(gcloudConfig, { recursive: true });
-      const childEnv = { ...process.env, ...(await clientEnv(config)), CLOUDSDK_CONFIG: gcloudConfig };
+      const childEnv = { ...process.env, ...(await clientEnv(config, env)), CLOUDSDK_CONFIG: gcloudConfig };
       return await new Promise<number>((resolve) => {
         const child = spawn('gcloud', args, { stdio: 'inherit', env: childEnv });
         child.on('error', () => {
@@ -160,6 +187,26 @@ export async function main(argv: string[], env: Record<string, string | undefine
         child.on('exit', (code) => {
           resolve(code ?? 1);
         });
+      });
+    }
+    case 'iam': {
+      const { own, nimbusFlags } = splitIamArgs(rest);
+      if (own.length === 0 || own.includes('--help') || own.includes('-h')) {
+        out(IAM_HELP);
+        return 0;
+      }
+      const config = parseConfig(nimbusFlags, env);
+      const vars = await clientEnv(config, env);
+      const explicitProject =
+        nimbusFlags.some((f) => f === '--project' || f.startsWith('--project=')) ||
+        (env.NIMBUS_PROJECT ?? '') !== '';
+      return await iamCommand(own, {
+        baseUrl: serverUrl(config),
+        token: ownerToken(config, env) ?? vars.CLOUDSDK_AUTH_ACCESS_TOKEN ?? '',
+        project: explicitProject
+          ? config.defaultProject
+          : (vars.CLOUDSDK_CORE_PROJECT ?? config.defaultProject),
+        out,
       });
     }
     default:

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { startTestServer, tempDir, type TestApp, withBinding } from '../helpers.ts';
+import { buildBundle, childEnv, runCli } from '../nimbus-process.ts';
 
 const run = promisify(execFile);
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -129,11 +130,19 @@ async function api(server: Server, method: string, path: string, body?: unknown)
   return { status: res.status, body: (text === '' ? {} : JSON.parse(text)) as Record<string, unknown> };
 }
 
-/** Creates a service account with `role` on the project and writes its JSON key file. */
+/**
+ * Creates a service account with `role` on the project and its JSON key file, the way the seed's
+ * walkthrough does without gcloud: `nimbus iam service-accounts create` and `... keys create`.
+ */
 async function accountWithKey(server: Server, accountId: string, role: string, dir: string): Promise<string> {
-  const created = await api(server, 'POST', `/v1/projects/${PROJECT}/serviceAccounts`, { accountId });
-  assert.equal(created.status, 200, JSON.stringify(created.body));
-  const email = String(created.body.email);
+  const flags = ['--port', String(server.port), '--data-dir', dir, '--project', PROJECT];
+  // anonymous=none: the CLI acts as the owner with the owner's token (a started server also
+  // writes it to DATA_DIR/owner.token, which the CLI reads by itself).
+  const env = childEnv({ NIMBUS_ACCESS_TOKEN: server.ownerToken });
+  const created = await runCli(['iam', 'service-accounts', 'create', accountId, ...flags], { env });
+  assert.equal(created.code, 0, created.stderr);
+  const email = `${accountId}@${PROJECT}.iam.gserviceaccount.com`;
+  assert.match(created.stdout, new RegExp(`Created service account \\[${email.replace(/\./g, '\\.')}\\]`));
   const policy = await api(server, 'POST', `/v1/projects/${PROJECT}:getIamPolicy`, {});
   assert.equal(policy.status, 200, JSON.stringify(policy.body));
   const current = policy.body as { bindings?: { role: string; members: string[] }[]; etag?: string };
@@ -141,14 +150,16 @@ async function accountWithKey(server: Server, accountId: string, role: string, d
     policy: { bindings: withBinding(current, role, `serviceAccount:${email}`), etag: current.etag },
   });
   assert.equal(set.status, 200, JSON.stringify(set.body));
-  const key = await api(server, 'POST', `/v1/projects/${PROJECT}/serviceAccounts/${email}/keys`, {});
-  assert.equal(key.status, 200, JSON.stringify(key.body));
-  const keyFile = Buffer.from(String(key.body.privateKeyData), 'base64').toString('utf8');
-  const parsed = JSON.parse(keyFile) as { token_uri: string; client_email: string };
+  const path = join(dir, `${accountId}.json`);
+  const key = await runCli(
+    ['iam', 'service-accounts', 'keys', 'create', path, '--iam-account', email, ...flags],
+    { env },
+  );
+  assert.equal(key.code, 0, key.stderr);
+  assert.match(key.stdout, /created key \[[0-9a-f]+\] of type \[json\]/);
+  const parsed = JSON.parse(readFileSync(path, 'utf8')) as { token_uri: string; client_email: string };
   assert.equal(parsed.token_uri, `${server.url}/token`);
   assert.equal(parsed.client_email, email);
-  const path = join(dir, `${accountId}.json`);
-  writeFileSync(path, keyFile, { mode: 0o600 });
   return path;
 }
 
@@ -242,6 +253,7 @@ describe('google-cloud-storage (Python) with a key file and IAM enforced', { ski
   const bucket = `py-iam-${process.pid}`;
 
   before(async () => {
+    buildBundle();
     dir = tempDir('nimbus-storage-python-iam-');
     server = await startTestServer({ anonymous: 'none' });
     seen = recordRequests(server);
