@@ -72,4 +72,46 @@ describe('EventBus', () => {
     await bus.drain();
     assert.deepEqual(got, ['a', 'b']);
   });
+
+  it('skips events while a durable subscriber is not interested, and delivers only later ones', async () => {
+    const store = new MemoryDocumentStore();
+    const bus = new EventBus(store, new ManualClock());
+    let interested = false;
+    let handled = 0;
+    const seen: string[] = [];
+    bus.subscribe(
+      'notify',
+      'storage.object.*',
+      (event) => {
+        handled += 1;
+        seen.push(event.subject);
+      },
+      { interested: () => interested },
+    );
+    bus.start();
+    const tick = async (): Promise<void> => {
+      await new Promise((resolve) => setImmediate(resolve));
+      await bus.drain();
+    };
+    for (let i = 0; i < 300; i++) {
+      bus.publish('storage.object.finalize', `b/skipped-${String(i)}`, {});
+      await tick();
+    }
+    assert.equal(handled, 0, 'nothing delivered while not interested');
+    interested = true;
+    bus.publish('storage.object.finalize', 'b/wanted', {});
+    await tick();
+    assert.deepEqual(seen, ['b/wanted']);
+
+    // After a restart the stored cursor is past everything delivered or skipped.
+    const again = new EventBus(store, new ManualClock());
+    const replayed: string[] = [];
+    again.subscribe('notify', 'storage.object.*', (event) => {
+      replayed.push(event.subject);
+    });
+    again.start();
+    await new Promise((resolve) => setImmediate(resolve));
+    await again.drain();
+    assert.deepEqual(replayed, []);
+  });
 });

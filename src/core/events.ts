@@ -27,6 +27,12 @@ interface Subscription {
   durable: boolean;
   running: boolean;
   pending: boolean;
+  /** False while the subscriber has nothing to do with any event (see subscribe's `interested`). */
+  interested?: () => boolean;
+  /** Sequence of the last skipped event not yet recorded in the stored cursor. */
+  skippedTo?: number;
+  /** Sequence the stored cursor was last advanced to by skipping. */
+  skipSaved?: number;
 }
 
 interface Cursor {
@@ -37,6 +43,7 @@ interface Cursor {
 const OUTBOX = 'events/outbox';
 const CURSORS = 'events/cursors';
 const SEQUENCE_WIDTH = 16;
+const SKIP_SAVE_EVERY = 256;
 
 export class EventBus {
   private readonly subscriptions: Subscription[] = [];
@@ -62,12 +69,28 @@ export class EventBus {
    * subscription (the default) persists its cursor; a transient one only sees events published while
    * it is subscribed.
    */
-  subscribe(name: string, pattern: string, handler: EventHandler, options: { durable?: boolean } = {}): void {
+  subscribe(
+    name: string,
+    pattern: string,
+    handler: EventHandler,
+    options: {
+      durable?: boolean;
+      /**
+       * A durable subscriber whose handler would ignore every event right now (e.g. no bucket has a
+       * notification config) says so here: its events are then skipped without being read back from
+       * the outbox, and its cursor moves past them.
+       */
+      interested?: () => boolean;
+    } = {},
+  ): void {
     const matches = pattern.endsWith('*')
       ? (type: string) => type.startsWith(pattern.slice(0, -1))
       : (type: string) => type === pattern;
     const durable = options.durable ?? true;
     const subscription: Subscription = { name, matches, handler, durable, running: false, pending: false };
+    if (options.interested !== undefined) {
+      subscription.interested = options.interested;
+    }
     if (durable && this.store.get<Cursor>(CURSORS, name) === undefined) {
       this.store.put(CURSORS, name, { name, lastId: this.formatId(this.sequence) });
     }
@@ -145,6 +168,10 @@ export class EventBus {
   }
 
   private kick(subscription: Subscription): void {
+    if (!subscription.running && subscription.interested?.() === false) {
+      this.skip(subscription);
+      return;
+    }
     if (subscription.running) {
       subscription.pending = true;
       return;
@@ -160,7 +187,37 @@ export class EventBus {
     this.idle = this.idle.then(() => run);
   }
 
+  /**
+   * Moves an uninterested subscriber's cursor past everything published so far. The stored cursor
+   * is advanced every SKIP_SAVE_EVERY events (not each time): replaying a few skipped events after
+   * a crash is harmless, since the subscriber ignores them.
+   */
+  private skip(subscription: Subscription): void {
+    subscription.skippedTo = this.sequence;
+    if (this.sequence - (subscription.skipSaved ?? 0) >= SKIP_SAVE_EVERY) {
+      this.saveSkip(subscription);
+    }
+  }
+
+  private saveSkip(subscription: Subscription): void {
+    const to = subscription.skippedTo;
+    if (to === undefined) {
+      return;
+    }
+    subscription.skippedTo = undefined;
+    subscription.skipSaved = to;
+    const lastId = this.formatId(to);
+    this.store.deferredTransaction(() => {
+      const cursor = this.store.get<Cursor>(CURSORS, subscription.name);
+      if (cursor === undefined || cursor.lastId < lastId) {
+        this.store.put(CURSORS, subscription.name, { name: subscription.name, lastId });
+      }
+    });
+  }
+
   private async pump(subscription: Subscription): Promise<void> {
+    // Interested again: events skipped meanwhile are not delivered.
+    this.saveSkip(subscription);
     for (;;) {
       const cursor = this.store.get<Cursor>(CURSORS, subscription.name);
       const after = cursor?.lastId ?? this.formatId(0);

@@ -38,6 +38,10 @@ export interface DocumentStore {
   deferredTransaction<R>(fn: () => R): R;
   /** Resolves once every transaction committed before the call is durable. */
   sync(): Promise<void>;
+  /** Raw bytes under a key (small object contents): stored as they are, not as JSON. */
+  putBytes(collection: string, key: string, data: Buffer): void;
+  getBytes(collection: string, key: string): Buffer | undefined;
+  deleteBytes(collection: string, key: string): boolean;
   /** Removes every document (nimbus reset). */
   clear(): void;
   close(): void;

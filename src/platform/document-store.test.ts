@@ -77,6 +77,34 @@ for (const [name, make] of implementations) {
       cleanup();
     });
 
+    it('keeps raw bytes apart from documents, in and out of transactions', async () => {
+      const { store, cleanup } = make();
+      const data = Buffer.from([0, 1, 2, 255, 0x80]);
+      store.putBytes('c', 'k', data);
+      assert.deepEqual(store.getBytes('c', 'k'), data);
+      assert.equal(store.get('c', 'k'), undefined, 'bytes are not a document');
+      assert.throws(() =>
+        store.transaction(() => {
+          store.putBytes('c', 'k', Buffer.from('replaced'));
+          store.putBytes('c', 'k2', Buffer.from('new'));
+          throw new Error('boom');
+        }),
+      );
+      assert.deepEqual(store.getBytes('c', 'k'), data);
+      assert.equal(store.getBytes('c', 'k2'), undefined);
+      // A deferred transaction is visible at once and durable after sync().
+      store.deferredTransaction(() => {
+        store.putBytes('c', 'k3', Buffer.alloc(4096, 7));
+      });
+      await store.sync();
+      assert.equal(store.getBytes('c', 'k3')?.length, 4096);
+      assert.equal(store.deleteBytes('c', 'k'), true);
+      assert.equal(store.deleteBytes('c', 'k'), false);
+      store.clear();
+      assert.equal(store.getBytes('c', 'k3'), undefined);
+      cleanup();
+    });
+
     it('clear removes everything', () => {
       const { store, cleanup } = make();
       store.put('a', 'x', 1);

@@ -1,5 +1,8 @@
 import { prefixEnd, type DocumentStore, type ListOptions } from '../core/store.ts';
 
+/** Byte values live in their own collections, under this prefix. */
+const BYTES = '\u0000bytes/';
+
 /** In-memory document store for unit tests; same contract as the SQLite store. */
 export class MemoryDocumentStore implements DocumentStore {
   private collections = new Map<string, Map<string, string>>();
@@ -86,6 +89,19 @@ export class MemoryDocumentStore implements DocumentStore {
       this.collections = before;
       throw error;
     }
+  }
+
+  putBytes(collection: string, key: string, data: Buffer): void {
+    this.put(`${BYTES}${collection}`, key, data.toString('base64'));
+  }
+
+  getBytes(collection: string, key: string): Buffer | undefined {
+    const text = this.get<string>(`${BYTES}${collection}`, key);
+    return text === undefined ? undefined : Buffer.from(text, 'base64');
+  }
+
+  deleteBytes(collection: string, key: string): boolean {
+    return this.delete(`${BYTES}${collection}`, key);
   }
 
   clear(): void {

@@ -111,6 +111,11 @@ export class NotificationsService {
     private readonly clock: { now(): number },
   ) {}
 
+  /** Whether any bucket has a notification config (else object events need no handling). */
+  anyConfigs(): boolean {
+    return this.store.count(CONFIGS) > 0;
+  }
+
   /** Configs of the bucket as it is now (configs of an earlier, deleted bucket of that name are purged). */
   list(bucket: BucketRecord): NotificationConfig[] {
     const all = this.store.list<NotificationConfig>(CONFIGS, { prefix: `${bucket.name}/` });
@@ -280,9 +285,14 @@ export function registerNotifications(
 ): void {
   const notifications = new NotificationsService(platform.store, buckets, platform.clock);
   const base = `http://${platform.config.host.includes(':') ? `[${platform.config.host}]` : platform.config.host}:${platform.config.port}`;
-  platform.events.subscribe(NOTIFICATIONS_SUBSCRIPTION, 'storage.object.*', (event) => {
-    notifications.handle(event, base);
-  });
+  platform.events.subscribe(
+    NOTIFICATIONS_SUBSCRIPTION,
+    'storage.object.*',
+    (event) => {
+      notifications.handle(event, base);
+    },
+    { interested: () => notifications.anyConfigs() },
+  );
 
   const load = (request: FastifyRequest, permission: string): BucketRecord => {
     const bucket = buckets.getBucket(paramsOf(request).bucket ?? '');

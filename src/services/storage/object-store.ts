@@ -96,13 +96,22 @@ export class ObjectStore {
     return this.docs.count(NONCURRENT, `${bucket}/`);
   }
   putInline(bucket: string, generation: string, name: string, data: Buffer): void {
-    this.docs.put(INLINE, versionKey(bucket, name, generation), { data: data.toString('base64') });
+    this.docs.putBytes(INLINE, versionKey(bucket, name, generation), data);
   }
   getInline(bucket: string, generation: string, name: string): Buffer {
-    const doc = this.docs.get<{ data: string }>(INLINE, versionKey(bucket, name, generation));
+    const key = versionKey(bucket, name, generation);
+    const data = this.docs.getBytes(INLINE, key);
+    if (data !== undefined) {
+      return data;
+    }
+    // Data dirs written before the bytes table kept inline contents as base64 documents.
+    const doc = this.docs.get<{ data: string }>(INLINE, key);
     return Buffer.from(doc?.data ?? '', 'base64');
   }
   deleteInline(bucket: string, generation: string, name: string): void {
-    this.docs.delete(INLINE, versionKey(bucket, name, generation));
+    const key = versionKey(bucket, name, generation);
+    if (!this.docs.deleteBytes(INLINE, key)) {
+      this.docs.delete(INLINE, key);
+    }
   }
 }
