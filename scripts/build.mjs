@@ -9,7 +9,7 @@ import { build } from 'esbuild';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 // Packages that load a prebuilt .node binary from an optional platform package stay external too.
-const native = [...Object.keys(pkg.allowScripts ?? {}), '@node-rs/crc32'];
+const native = [...Object.keys(pkg.allowScripts ?? {}), '@node-rs/crc32', '@lydell/node-pty'];
 
 const result = await build({
   entryPoints: ['src/cli/main.ts'],

@@ -24,6 +24,7 @@ import { hexId } from './core/ids.ts';
 import { Operations } from './core/operations.ts';
 import type { Platform, ServicePlugin } from './core/platform.ts';
 import { SqliteDocumentStore } from './platform/sqlite-store.ts';
+import { rewriteStorageXmlUrl } from './services/storage/xml/addressing.ts';
 import {
   adminPlugin,
   computePlugin,
@@ -37,6 +38,7 @@ import {
   resourceManagerPlugin,
   ROOT_RESOURCE,
   storagePlugin,
+  testbenchPlugin,
 } from './services/index.ts';
 
 declare module 'fastify' {
@@ -219,6 +221,8 @@ export async function buildApp(config: NimbusConfig, options: BuildOptions = {})
       void out.header('x-request-id', request.id).code(apiError.httpStatus).send(apiError.toJSON());
     },
     trustProxy: false,
+    // The Cloud Storage XML face: virtual-hosted (`BUCKET.localhost`) and S3-port requests.
+    rewriteUrl: rewriteStorageXmlUrl,
   });
   const platform: Platform = {
     config,
@@ -257,6 +261,9 @@ export async function buildApp(config: NimbusConfig, options: BuildOptions = {})
       version: VERSION,
       reset: async () => {
         await platform.operations.settle();
+        for (const plugin of plugins) {
+          await plugin.reset?.(platform);
+        }
         store.clear();
         identity.tokens.reload();
         bootstrap();
@@ -268,7 +275,20 @@ export async function buildApp(config: NimbusConfig, options: BuildOptions = {})
     longRunningPlugin,
     computePlugin,
     storagePlugin,
+    ...(config.testbench ? [testbenchPlugin] : []),
   ];
+
+  // Google's front end takes `Content-Type: application/json` with an empty body as "no body" (the
+  // gax REST transport sends exactly that on deletes); a body a method requires is still checked.
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') {
+      done(null, undefined);
+      return;
+    }
+    void jsonParser(request, body as string, done);
+  });
 
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',

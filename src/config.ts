@@ -17,12 +17,25 @@ export interface NimbusConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Email of the local owner: the anonymous principal in owner mode and the holder of `nimbus env`'s token. */
   ownerEmail: string;
+  /** Serves the Cloud Storage testbench's Retry Test API (`/retry_test`) and applies its faults. */
+  testbench: boolean;
+  /**
+   * Port of the Cloud Storage XML (S3-compatible) face. Undefined: the main port + 1, or any free
+   * port when that one is taken. Once listening, the port actually bound is written here.
+   */
+  s3Port?: number;
 }
 
 /** Every flag with its environment variable, default and help: the README table is this list. */
 export const FLAGS = [
   { flag: '--host', env: 'NIMBUS_HOST', default: '127.0.0.1', help: 'address to listen on' },
   { flag: '--port', env: 'NIMBUS_PORT', default: '8080', help: 'port for every API and the console' },
+  {
+    flag: '--s3-port',
+    env: 'NIMBUS_S3_PORT',
+    default: 'port + 1',
+    help: 'port for the Cloud Storage XML (S3-compatible) API, path-style; 0 = any free port',
+  },
   { flag: '--data-dir', env: 'NIMBUS_DATA_DIR', default: '~/.nimbus', help: 'where all state is kept' },
   {
     flag: '--anonymous',
@@ -43,10 +56,34 @@ export const FLAGS = [
     default: 'info',
     help: 'fatal|error|warn|info|debug|trace|silent (logs go to DATA_DIR/logs/nimbus.log)',
   },
+  {
+    flag: '--testbench',
+    env: 'NIMBUS_TESTBENCH',
+    default: 'off',
+    help: "serve the storage testbench's Retry Test API (/retry_test) and inject its faults; no value needed",
+  },
 ] as const;
+
+/** Flags that need no value (`--testbench` alone means on; `--testbench=false` turns it off). */
+export const SWITCHES: readonly string[] = ['--testbench'];
+
+function switchOn(flag: string, value: string): boolean {
+  if (['1', 'true', 'yes', 'on'].includes(value.toLowerCase())) {
+    return true;
+  }
+  if (['0', 'false', 'no', 'off'].includes(value.toLowerCase())) {
+    return false;
+  }
+  throw badFlag(`${flag} must be true or false, not '${value}'`);
+}
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
+
+/** The XML face's port when `--s3-port` is not given: the main port + 1 (0 when the main port is 0). */
+export function defaultS3Port(port: number): number {
+  return port === 0 || port >= 65535 ? 0 : port + 1;
+}
 
 export function isLoopbackHost(host: string): boolean {
   return host === '127.0.0.1' || host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -77,6 +114,9 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
       throw badFlag(`unknown flag '${arg}' (nimbus --help lists the flags)`);
     }
     let value = inline;
+    if (value === undefined && SWITCHES.includes(flag ?? '')) {
+      value = 'true';
+    }
     if (value === undefined) {
       value = args[i + 1];
       i += 1;
@@ -92,6 +132,10 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65535) {
     throw badFlag(`--port must be a number from 0 to 65535, not '${portText}'`);
+  }
+  const s3PortText = values.get('--s3-port');
+  if (s3PortText !== undefined && (!/^\d+$/.test(s3PortText) || Number(s3PortText) > 65535)) {
+    throw badFlag(`--s3-port must be a number from 0 to 65535, not '${s3PortText}'`);
   }
   const anonymousText = values.get('--anonymous') ?? (isLoopbackHost(host) ? 'owner' : 'none');
   if (anonymousText !== 'owner' && anonymousText !== 'viewer' && anonymousText !== 'none') {
@@ -122,6 +166,8 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
     allowedHosts,
     logLevel: logLevel as NimbusConfig['logLevel'],
     ownerEmail: 'owner@nimbus.local',
+    testbench: switchOn('--testbench', values.get('--testbench') ?? 'false'),
+    ...(s3PortText === undefined ? {} : { s3Port: Number(s3PortText) }),
   };
 }
 

@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { SWITCHES } from '../config.ts';
 import { NimbusError } from '../core/errors.ts';
 
 /**
@@ -43,7 +44,7 @@ export function splitIamArgs(args: string[]): { own: string[]; nimbusFlags: stri
       }
     } else {
       nimbusFlags.push(arg);
-      if (!arg.includes('=')) {
+      if (!arg.includes('=') && !SWITCHES.includes(arg)) {
         nimbusFlags.push(args[++i] ?? '');
       }
     }

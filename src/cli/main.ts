@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { FLAGS, parseConfig, type NimbusConfig } from '../config.ts';
+import { FLAGS, parseConfig, SWITCHES, type NimbusConfig } from '../config.ts';
 import { clientBaseUrl, shellExports } from '../core/env.ts';
 import { NimbusError } from '../core/errors.ts';
+import { computeCommand } from './compute.ts';
 import { IAM_HELP, iamCommand, splitIamArgs } from './iam.ts';
 import { ownerTokenPath, serverInfoPath, startServer, type ServerInfo } from '../main.ts';
 
@@ -15,6 +16,7 @@ Usage:
   nimbus env [flags]           print shell exports that point Google's clients and gcloud at Nimbus
   nimbus gcloud ARGS...        run the installed Google Cloud CLI against Nimbus
   nimbus iam service-accounts create|list|keys create|keys list   (nimbus iam --help)
+  nimbus compute ssh NAME [--zone Z] [--command CMD]   a shell (or one command) in an instance
   nimbus reset [flags]         wipe all state (through the running server, or the data dir)
   nimbus version
 
@@ -67,6 +69,11 @@ async function call(url: string, init: RequestInit = {}, token?: string): Promis
       ...init,
       ...(token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } }),
     });
+    if (response.status === 401 && token !== undefined) {
+      // A stale token (the server was reset or restarted with new keys): try as anonymous, which
+      // is the owner on loopback by default.
+      response = await fetch(url, init);
+    }
   } catch {
     throw new NimbusError(
       'NIMBUS_ERR_NOT_RUNNING',
@@ -168,7 +175,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
       ) {
         const flag = args.shift() ?? '';
         flags.push(flag);
-        if (!flag.includes('=')) {
+        if (!flag.includes('=') && !SWITCHES.includes(flag)) {
           flags.push(args.shift() ?? '');
         }
       }
@@ -209,6 +216,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
         out,
       });
     }
+    case 'compute':
+      return await computeCommand(rest, env);
     default:
       throw new NimbusError(
         'NIMBUS_ERR_BAD_COMMAND',

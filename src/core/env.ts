@@ -1,4 +1,4 @@
-import type { NimbusConfig } from '../config.ts';
+import { defaultS3Port, type NimbusConfig } from '../config.ts';
 import type { ServicePlugin } from './platform.ts';
 
 /** The URL clients on this machine use to reach Nimbus. */
@@ -29,6 +29,15 @@ export function clientEnvironment(
     GCE_METADATA_IP: hostPort,
     METADATA_SERVER_DETECTION: 'assume-present',
   };
+  // The Cloud Storage XML (S3-compatible) face listens on its own port (path-style needs the root).
+  const s3Port = config.s3Port ?? defaultS3Port(config.port);
+  try {
+    const s3 = new URL(base);
+    s3.port = String(s3Port);
+    env.AWS_ENDPOINT_URL_S3 = s3.origin;
+  } catch {
+    env.AWS_ENDPOINT_URL_S3 = clientBaseUrl(config, s3Port);
+  }
   for (const plugin of plugins) {
     for (const [api, path] of Object.entries(plugin.gcloudOverrides ?? {})) {
       env[`CLOUDSDK_API_ENDPOINT_OVERRIDES_${api}`] = `${base}${path}`;

@@ -60,4 +60,6 @@ export interface ServicePlugin {
   /** Called once after the server listens (background workers). */
   start?(platform: Platform): void | Promise<void>;
   stop?(): void | Promise<void>;
+  /** `nimbus reset`: release what the store names outside it (containers, namespaces), before it is wiped. */
+  reset?(platform: Platform): void | Promise<void>;
 }

@@ -9,3 +9,4 @@ export { longRunningPlugin } from './longrunning/index.ts';
 export { metadataPlugin } from './metadata/index.ts';
 export { resourceManagerPlugin, ProjectsService, ProjectStore } from './resourcemanager/index.ts';
 export { storagePlugin } from './storage/index.ts';
+export { testbenchPlugin } from './testbench/index.ts';

@@ -41,8 +41,11 @@ export interface InstanceEndpoint {
 export interface VpcDataplane {
   /** Creates and wires the instance's namespace into its subnet; idempotent for the same instance. */
   attachInstance(instance: InstanceEndpoint, nic: NicRequest): Promise<AttachedNic>;
-  /** Removes the namespace, its veth and its firewall entries; releases an ephemeral address. */
-  detachInstance(instanceId: string): Promise<void>;
+  /**
+   * Removes the namespace, its veth and its firewall entries; releases an ephemeral address, unless
+   * `keepAddress` (a stopped instance keeps its internal IP, as on Google; the next attach reuses it).
+   */
+  detachInstance(instanceId: string, options?: { keepAddress?: boolean }): Promise<void>;
   /** Network tags changed (setTags): recompiles the rules that mention tags. */
   updateInstance(instance: InstanceEndpoint): Promise<void>;
   /**
@@ -81,6 +84,11 @@ export interface ContainerSpec {
   netnsPath?: string;
   /** CPU quota in vCPUs (e.g. 0.25..2 for e2-micro: quota 2, shares scaled) and memory limit. */
   cpus: number;
+  /**
+   * Guaranteed vCPUs under contention (cgroup cpu.shares = 1024 x this); default `cpus`. Shared-core
+   * types burst: e2-micro = `cpus: 2, cpuShare: 0.25`.
+   */
+  cpuShare?: number;
   memoryMb: number;
   pids: number;
   /** Everything the guest writes to its console (init, startup script) is appended here. */

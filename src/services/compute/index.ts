@@ -1,12 +1,28 @@
 import type { ServicePlugin } from '../../core/platform.ts';
+import { instancesServiceOf, instancesStatus, registerInstances, startInstances } from './instances.ts';
 import { registerComputeRoutes } from './routes.ts';
+import { registerVpc, vpcFor } from './vpc/index.ts';
 
-/** Compute Engine API v1 (regions, zones and operations so far; instances come with the compute issue). */
+/** Compute Engine API v1: zones, regions, machine types, images, disks, instances, VPC networks. */
 export const computePlugin: ServicePlugin = {
   name: 'compute',
   title: 'Compute Engine',
   gcloudOverrides: { COMPUTE: '/compute/v1/' },
-  register(app, platform) {
+  async register(app, platform) {
     registerComputeRoutes(app, platform);
+    registerVpc(app, platform);
+    await registerInstances(app, platform);
+  },
+  status: (platform) => instancesStatus(platform),
+  start: (platform) => {
+    startInstances(platform);
+  },
+  async reset(platform) {
+    await instancesServiceOf(platform)?.wipe();
+    await vpcFor(platform)
+      .dataplane.teardownAll()
+      .catch((error: unknown) => {
+        platform.log.warn({ err: error }, 'reset: VPC namespaces not removed');
+      });
   },
 };

@@ -5,6 +5,7 @@ import { registerIamRoutes } from './routes.ts';
 
 export { createIdentity, ownerPrincipalFor, type Identity } from './identity.ts';
 export { ROOT_RESOURCE } from './policies.ts';
+export { IamStore, type ServiceAccountKeyRecord } from './store.ts';
 
 /** Identity and Access Management: iam, iamcredentials, oauth2 token, sts. */
 export function iamPlugin(identity: Identity): ServicePlugin {

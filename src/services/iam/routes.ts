@@ -88,9 +88,12 @@ const CreateRoleRequest = Type.Object(
   { additionalProperties: false },
 );
 
+/** proto3 JSON: null means unset (gcloud sends `"delegates": null`). */
+const Delegates = Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()]));
+
 const GenerateAccessTokenRequest = Type.Object(
   {
-    delegates: Type.Optional(Type.Array(Type.String())),
+    delegates: Delegates,
     scope: Type.Optional(Type.Array(Type.String())),
     lifetime: Type.Optional(Type.String({ pattern: '^\\d+(\\.\\d+)?s$' })),
   },
@@ -98,18 +101,18 @@ const GenerateAccessTokenRequest = Type.Object(
 );
 
 const SignBlobRequest = Type.Object(
-  { delegates: Type.Optional(Type.Array(Type.String())), payload: Type.String() },
+  { delegates: Delegates, payload: Type.String() },
   { additionalProperties: false },
 );
 
 const SignJwtRequest = Type.Object(
-  { delegates: Type.Optional(Type.Array(Type.String())), payload: Type.String() },
+  { delegates: Delegates, payload: Type.String() },
   { additionalProperties: false },
 );
 
 const GenerateIdTokenRequest = Type.Object(
   {
-    delegates: Type.Optional(Type.Array(Type.String())),
+    delegates: Delegates,
     audience: Type.String(),
     includeEmail: Type.Optional(Type.Boolean()),
   },

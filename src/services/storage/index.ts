@@ -2,8 +2,11 @@ import { join } from 'node:path';
 import type { ServicePlugin } from '../../core/platform.ts';
 import { BlobStore, UploadFiles } from '../../platform/blobs.ts';
 import { registerBatchRoutes } from './batch-routes.ts';
+import { registerBucketAclRoutes } from './bucket-acl-routes.ts';
+import { registerBucketUpdateRoutes } from './bucket-update-routes.ts';
 import { registerBucketIamRoutes } from './bucket-iam-routes.ts';
 import { registerCopyRoutes } from './copy-routes.ts';
+import { registerHmacKeys } from './hmac-keys.ts';
 import {
   LifecycleExecutor,
   registerLifecycleExecutor,
@@ -20,6 +23,7 @@ import { registerStorageRoutes } from './routes.ts';
 import { BucketsService } from './service.ts';
 import { BucketStore } from './store.ts';
 import { registerUploadRoutes } from './upload-routes.ts';
+import { registerXmlFace, startXmlPort } from './xml/index.ts';
 
 export { BucketsService, validateBucketName } from './service.ts';
 export { BucketStore, type BucketRecord } from './store.ts';
@@ -54,10 +58,15 @@ export const storagePlugin: ServicePlugin = {
     registerObjectRoutes(app, platform, buckets, objects);
     registerCopyRoutes(app, platform, buckets, objects);
     registerBucketIamRoutes(app, platform, buckets);
+    registerBucketAclRoutes(app, platform, buckets);
+    registerBucketUpdateRoutes(app, platform, buckets, objects);
     registerRetentionRoutes(app, platform, buckets, bucketStore);
     registerNotifications(app, platform, buckets);
+    const hmacKeys = registerHmacKeys(app, platform);
     await registerBatchRoutes(app);
     await registerUploadRoutes(app, platform, buckets, objects, new UploadFiles(join(blobRoot, 'uploads')));
+    // The XML (S3-compatible) face over the same buckets and objects.
+    await registerXmlFace(app, platform, { buckets, objects, blobs, blobRoot, hmacKeys });
     // Blob files orphaned by a crash (renamed, never committed) are removed in the background.
     const startedAt = Date.now();
     setImmediate(() => {
@@ -74,7 +83,8 @@ export const storagePlugin: ServicePlugin = {
     });
   },
   // Bucket lifecycle rules are evaluated periodically (tests call runLifecycle() directly).
-  start(platform) {
+  async start(platform) {
+    await startXmlPort(platform);
     startLifecycleTimer(platform);
   },
   stop() {

@@ -566,6 +566,34 @@ export class ObjectsService {
     return { items, prefixes };
   }
 
+  /**
+   * Stores fields the XML (S3) face keeps beside a generation (`s3Tags`, the multipart `s3Etag`)
+   * without a new metageneration: S3 tagging and multipart ETags are not object metadata on Google.
+   */
+  setXmlFields(
+    bucket: string,
+    name: string,
+    generation: string,
+    fields: { s3Tags?: Record<string, string> | undefined; s3Etag?: string | undefined },
+  ): ObjectRecord {
+    return this.store.transaction(() => {
+      const current = this.getObject(bucket, name, generation);
+      const next = { ...current, ...fields } as ObjectRecord & Record<string, unknown>;
+      for (const [field, value] of Object.entries(fields)) {
+        if (value === undefined) {
+          // eslint-disable-next-line @typescript-eslint/no-dynamic-delete
+          delete next[field];
+        }
+      }
+      if (this.store.getLive(bucket, name)?.generation === next.generation) {
+        this.store.putLive(next);
+      } else {
+        this.store.putNoncurrent(next);
+      }
+      return next;
+    });
+  }
+
   /** Recomputes `retentionExpirationTime` of the bucket's objects after its retention policy changed. */
   refreshRetention(bucket: BucketRecord): void {
     refreshRetentionExpiration(this.store, bucket);
