@@ -117,6 +117,11 @@ async function announce(
   const readyMs = Math.round(performance.now() - started);
   out(`Nimbus ${url} ready in ${readyMs} ms (data: ${config.dataDir}, anonymous: ${config.anonymous})`);
   out(`Console:  ${url}/`);
+  if (config.s3Port !== undefined && config.s3Port !== 0) {
+    out(
+      `S3 / Cloud Storage XML API:  ${clientBaseUrl(config, config.s3Port)}  (path-style; AWS_ENDPOINT_URL_S3)`,
+    );
+  }
   out(`Project:  ${config.defaultProject}`);
   out(`Point clients at Nimbus:  eval "$(nimbus env)"   (or: nimbus gcloud ...)`);
   nimbus.app.log.info({ readyMs, url }, 'ready');
