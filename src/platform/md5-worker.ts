@@ -71,7 +71,11 @@ class Md5Worker {
   private failed: Error | undefined;
 
   constructor() {
-    this.worker = new Worker(WORKER_SOURCE, { eval: true });
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      // It holds no data of its own (batches are external buffers): a small heap keeps RSS flat.
+      resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 },
+    });
     this.worker.on('message', (reply: WorkerReply) => {
       const session = this.sessions.get(reply.id);
       if (session === undefined) {
