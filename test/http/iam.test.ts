@@ -157,6 +157,8 @@ describe('IAM service accounts, keys and roles', () => {
     assert.equal((await call('POST', '/v1/projects/nimbus-local:setIamPolicy', { policy })).status, 200);
     const token = (
       await call('POST', `/v1/projects/-/serviceAccounts/${peeker}:generateAccessToken`, {
+        // gcloud --impersonate-service-account sends a null list (proto3 JSON: unset).
+        delegates: null,
         scope: ['https://www.googleapis.com/auth/cloud-platform'],
       })
     ).body.accessToken as string;
