@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import WebSocket from 'ws';
 import { FLAGS, parseConfig, type NimbusConfig } from '../config.ts';
 import { clientBaseUrl } from '../core/env.ts';
@@ -6,9 +7,12 @@ import { NimbusError } from '../core/errors.ts';
 import { ownerTokenPath, serverInfoPath } from '../main.ts';
 
 export const COMPUTE_HELP = `nimbus compute ssh NAME [--zone ZONE] [--project PROJECT] [--command CMD]
+nimbus compute ssh NAME --print-ssh [--user USER]   (alias: --tunnel)
 
 Opens a shell in a running instance (the same terminal backend as the console's), or runs CMD and
 exits with its exit code. Without --zone, the instance is found by name in any zone.
+--print-ssh prints the port that the instance's external access config forwards to its port 22 on
+127.0.0.1, as a ready command: ssh -p PORT USER@127.0.0.1 (a real sshd, keys from ssh-keys metadata).
 Nimbus flags (--port, --data-dir...) select the server.`;
 
 interface SshArgs {
@@ -16,6 +20,8 @@ interface SshArgs {
   zone?: string;
   project?: string;
   command?: string;
+  user?: string;
+  printSsh: boolean;
   nimbusFlags: string[];
 }
 
@@ -39,8 +45,10 @@ function parseSshArgs(args: string[]): SshArgs {
       }
       return next;
     };
-    if (flag === '--zone' || flag === '--command' || flag === '--project') {
+    if (flag === '--zone' || flag === '--command' || flag === '--project' || flag === '--user') {
       own[flag.slice(2)] = value();
+    } else if (flag === '--print-ssh' || flag === '--tunnel') {
+      own['print-ssh'] = 'true';
     } else if (FLAGS.some((f) => f.flag === flag)) {
       nimbusFlags.push(`${flag}=${value()}`);
     } else if (arg.startsWith('--')) {
@@ -53,7 +61,10 @@ function parseSshArgs(args: string[]): SshArgs {
   if (name === undefined || positional.length > 1) {
     throw new NimbusError('NIMBUS_ERR_BAD_COMMAND', `usage: ${COMPUTE_HELP.split('\n')[0] ?? ''}`);
   }
-  const parsed: SshArgs = { name, nimbusFlags };
+  const parsed: SshArgs = { name, nimbusFlags, printSsh: own['print-ssh'] === 'true' };
+  if (own.user !== undefined) {
+    parsed.user = own.user;
+  }
   if (own.zone !== undefined) {
     parsed.zone = own.zone;
   }
@@ -117,6 +128,44 @@ async function findZone(
   throw new NimbusError('NIMBUS_ERR_REQUEST', `no instance named '${name}' in project ${project}`);
 }
 
+/** The host port forwarded to the instance's port 22 (`accessConfigs[0].nimbusForwardedPorts`). */
+async function sshHostPort(
+  base: string,
+  project: string,
+  zone: string,
+  name: string,
+  headers: Record<string, string>,
+): Promise<number> {
+  const response = await fetch(`${base}/compute/v1/projects/${project}/zones/${zone}/instances/${name}`, {
+    headers,
+  });
+  const body = (await response.json()) as {
+    status?: string;
+    networkInterfaces?: {
+      accessConfigs?: { nimbusForwardedPorts?: { port: number; hostPort: number }[] }[];
+    }[];
+    error?: { message?: string };
+  };
+  if (!response.ok) {
+    throw new NimbusError('NIMBUS_ERR_REQUEST', `${String(response.status)}: ${body.error?.message ?? ''}`);
+  }
+  const accessConfig = body.networkInterfaces?.[0]?.accessConfigs?.[0];
+  if (accessConfig === undefined) {
+    throw new NimbusError(
+      'NIMBUS_ERR_REQUEST',
+      `instance '${name}' has no external access config, so no port on 127.0.0.1 leads to it: add one with 'gcloud compute instances add-access-config ${name} --zone ${zone}'`,
+    );
+  }
+  const port = accessConfig.nimbusForwardedPorts?.find((f) => f.port === 22)?.hostPort;
+  if (port === undefined) {
+    throw new NimbusError(
+      'NIMBUS_ERR_REQUEST',
+      `instance '${name}' is ${body.status ?? 'not running'}: its port 22 is forwarded only while it runs`,
+    );
+  }
+  return port;
+}
+
 /** `nimbus compute ssh NAME`: a terminal (or one command) in an instance over the WebSocket backend. */
 async function ssh(
   args: string[],
@@ -130,6 +179,12 @@ async function ssh(
   const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
   const project = parsed.project ?? config.defaultProject;
   const zone = parsed.zone ?? (await findZone(base, project, parsed.name, headers));
+  if (parsed.printSsh) {
+    const port = await sshHostPort(base, project, zone, parsed.name, headers);
+    const user = parsed.user ?? env.USER ?? userInfo().username;
+    output(Buffer.from(`ssh -p ${String(port)} ${user}@127.0.0.1\n`));
+    return 0;
+  }
   const query = new URLSearchParams();
   const interactive = parsed.command === undefined;
   if (parsed.command !== undefined) {

@@ -96,9 +96,20 @@ export class Operations {
     return recovered;
   }
 
-  /** Creates a record, runs `work` in the background and completes the record with its outcome. */
-  start(spec: StartOperation, work: (op: OperationRecord) => unknown): OperationRecord {
-    const op = this.newRecord(spec, 'RUNNING');
+  /**
+   * Creates a record, runs `work` in the background and completes the record with its outcome.
+   * With `pending`, the record starts PENDING (queued behind other work) until `work` calls
+   * `markRunning` (Compute: PENDING -> RUNNING -> DONE); otherwise it starts RUNNING.
+   */
+  start(
+    spec: StartOperation,
+    work: (op: OperationRecord) => unknown,
+    options: { pending?: boolean } = {},
+  ): OperationRecord {
+    const op = this.newRecord(spec, options.pending === true ? 'PENDING' : 'RUNNING');
+    if (options.pending === true) {
+      delete op.startTime;
+    }
     this.store.put(COLLECTION, op.name, op);
     const run = (async () => {
       try {
@@ -111,6 +122,20 @@ export class Operations {
     this.inFlight.add(run);
     void run.finally(() => this.inFlight.delete(run));
     return op;
+  }
+
+  /** A PENDING operation's work has begun: RUNNING, with its `startTime`. */
+  markRunning(name: string): void {
+    this.store.transaction(() => {
+      const op = this.store.get<OperationRecord>(COLLECTION, name);
+      if (op?.status === 'PENDING') {
+        this.store.put(COLLECTION, name, {
+          ...op,
+          status: 'RUNNING',
+          startTime: rfc3339(this.clock.now()),
+        } satisfies OperationRecord);
+      }
+    });
   }
 
   /** Records an operation that is already complete (synchronous mutations still return one). */

@@ -202,8 +202,28 @@ export class FakeDataplane implements VpcDataplane {
     return Promise.resolve();
   }
 
-  forwardPort(): Promise<{ hostPort: number; close(): Promise<void> }> {
-    return Promise.reject(new Error('not in the fake'));
+  /** Open forwards: `instanceId:port` -> host port (a fake port number, nothing listens). */
+  readonly forwards = new Map<string, number>();
+  private nextHostPort = 41000;
+
+  forwardPort(
+    instanceId: string,
+    port: number,
+    hostPort = 0,
+  ): Promise<{ hostPort: number; close(): Promise<void> }> {
+    if (!this.attached.has(instanceId)) {
+      return Promise.reject(new Error(`instance ${instanceId} has no attached network interface`));
+    }
+    const key = `${instanceId}:${String(port)}`;
+    const chosen = hostPort === 0 ? this.nextHostPort++ : hostPort;
+    this.forwards.set(key, chosen);
+    return Promise.resolve({
+      hostPort: chosen,
+      close: () => {
+        this.forwards.delete(key);
+        return Promise.resolve();
+      },
+    });
   }
 
   instanceByAddress(project: string, network: string, ip: string): InstanceEndpoint | undefined {

@@ -1,3 +1,4 @@
+import { registerBatchEndpoint } from '../../core/batch.ts';
 import type { ServicePlugin } from '../../core/platform.ts';
 import { instancesServiceOf, instancesStatus, registerInstances, startInstances } from './instances.ts';
 import { registerComputeRoutes } from './routes.ts';
@@ -12,6 +13,8 @@ export const computePlugin: ServicePlugin = {
     registerComputeRoutes(app, platform);
     registerVpc(app, platform);
     await registerInstances(app, platform);
+    // gcloud sends commands that name several resources (`firewall-rules delete a b`) as one batch.
+    await registerBatchEndpoint(app, '/batch/compute/v1', { maxParts: 1000 });
   },
   status: (platform) => instancesStatus(platform),
   start: (platform) => {

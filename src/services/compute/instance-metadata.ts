@@ -79,7 +79,9 @@ export function instanceMetadataTree(
       zone: `projects/${projectNumber}/zones/${instance.zone}`,
     },
     project: {
-      attributes: {},
+      attributes: Object.fromEntries(
+        service.projectMetadata(instance.project).items.map((item) => [item.key, item.value]),
+      ),
       numericProjectId: Number(projectNumber),
       projectId: instance.project,
     },

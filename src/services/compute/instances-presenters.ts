@@ -37,6 +37,10 @@ export function presentInstance(
       if (ac.natIP !== undefined) {
         out.natIP = ac.natIP;
       }
+      if (ac.nimbusForwardedPorts !== undefined) {
+        // Nimbus-specific, read-only: instance ports reachable at natIP (127.0.0.1):hostPort.
+        out.nimbusForwardedPorts = ac.nimbusForwardedPorts;
+      }
       return out;
     });
   }
@@ -121,6 +125,31 @@ export function presentInstance(
     }
   }
   return out;
+}
+
+/** Google's `compute#project` (no quotas, usage export or shared VPC). */
+export function presentProject(
+  base: string,
+  project: { projectId: string; projectNumber: string },
+  metadata: { items: { key: string; value: string }[]; fingerprint: string },
+  defaultServiceAccount: string,
+): Record<string, unknown> {
+  const common: Record<string, unknown> = { kind: 'compute#metadata', fingerprint: metadata.fingerprint };
+  if (metadata.items.length > 0) {
+    common.items = metadata.items;
+  }
+  return {
+    kind: 'compute#project',
+    id: project.projectNumber,
+    name: project.projectId,
+    commonInstanceMetadata: common,
+    quotas: [],
+    selfLink: computeLink(base, `projects/${project.projectId}`),
+    defaultServiceAccount,
+    xpnProjectStatus: 'UNSPECIFIED_XPN_PROJECT_STATUS',
+    defaultNetworkTier: 'PREMIUM',
+    vmDnsSetting: 'ZONAL_ONLY',
+  };
 }
 
 /** `compute#serialPortOutput`. */

@@ -14,7 +14,7 @@ import {
   PUBLIC_IMAGES,
   type PublicImage,
 } from './images.ts';
-import { presentInstance, presentSerialPortOutput } from './instances-presenters.ts';
+import { presentInstance, presentProject, presentSerialPortOutput } from './instances-presenters.ts';
 import type { Caller, InstanceInsert, InstancesService } from './instances-service.ts';
 import type { InstanceRecord } from './instances-store.ts';
 import { findMachineType, MACHINE_TYPES, presentMachineType, type MachineType } from './machine-types.ts';
@@ -96,6 +96,13 @@ const TagsBody = Type.Object({
   items: Type.Optional(Type.Array(Type.String())),
 });
 const MachineTypeBody = Type.Object({ machineType: Type.Optional(Type.String()) });
+const AccessConfigBody = Type.Object({
+  kind: Type.Optional(Type.String()),
+  name: Type.Optional(Type.String()),
+  type: Type.Optional(Type.String()),
+  networkTier: Type.Optional(Type.String()),
+  natIP: Type.Optional(Type.String()),
+});
 
 interface ComputeList {
   kind: string;
@@ -156,6 +163,25 @@ export function registerInstanceRoutes(
       instance,
       service.store.getDisk(diskPath(instance.project, instance.zone, instance.bootDisk.name)),
     );
+
+  // --- projects.get / setCommonInstanceMetadata ------------------------------------------------
+  app.get(prefix, async (request) => {
+    const project = projectOf(request, 'compute.projects.get');
+    const ref = platform.projects.require(project);
+    return presentProject(
+      baseUrl(request),
+      ref,
+      service.projectMetadata(project),
+      service.defaultServiceAccount(project),
+    );
+  });
+
+  app.post(`${prefix}/setCommonInstanceMetadata`, async (request) => {
+    const project = projectOf(request, 'compute.projects.setCommonInstanceMetadata');
+    const body = parseBody(MetadataBody, request.body, false);
+    const op = service.setCommonInstanceMetadata(project, body, callerOf(request));
+    return presentComputeOperation(baseUrl(request), op);
+  });
 
   // --- machineTypes ---------------------------------------------------------------------------
   app.get(`${prefix}/zones/:zone/machineTypes`, async (request) => {
@@ -446,6 +472,36 @@ export function registerInstanceRoutes(
       params.zone ?? '',
       params.instance ?? '',
       body,
+      callerOf(request),
+    );
+    return presentComputeOperation(baseUrl(request), op);
+  });
+
+  app.post(`${instanceAt}/addAccessConfig`, async (request) => {
+    const project = projectOf(request, 'compute.instances.addAccessConfig');
+    const params = paramsOf(request);
+    const body = parseBody(AccessConfigBody, request.body, false);
+    const op = service.addAccessConfig(
+      project,
+      params.zone ?? '',
+      params.instance ?? '',
+      stringParam(queryOf(request).networkInterface),
+      body,
+      callerOf(request),
+    );
+    return presentComputeOperation(baseUrl(request), op);
+  });
+
+  app.post(`${instanceAt}/deleteAccessConfig`, async (request) => {
+    const project = projectOf(request, 'compute.instances.deleteAccessConfig');
+    const params = paramsOf(request);
+    const query = queryOf(request);
+    const op = service.deleteAccessConfig(
+      project,
+      params.zone ?? '',
+      params.instance ?? '',
+      stringParam(query.networkInterface),
+      stringParam(query.accessConfig),
       callerOf(request),
     );
     return presentComputeOperation(baseUrl(request), op);

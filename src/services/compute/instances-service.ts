@@ -14,6 +14,7 @@ import { regionOfZone } from '../../core/locations.ts';
 import type { OperationRecord } from '../../core/operations.ts';
 import type { Platform } from '../../core/platform.ts';
 import type { ContainerSpec, InstanceEndpoint } from './contracts.ts';
+import { ensureDefaultServiceAccount } from './default-service-account.ts';
 import { diskPath, DISK_TYPES, type DiskRecord } from './disks.ts';
 import { imagePath, resolveSourceImage, type PublicImage } from './images.ts';
 import type { ComputeEngines } from './instances-engines.ts';
@@ -21,9 +22,11 @@ import type { InstanceStore } from './instances-store.ts';
 import {
   instancePath,
   type AccessConfigRecord,
+  type ForwardedPort,
   type InstanceRecord,
   type InstanceStatus,
   type MetadataItem,
+  type ProjectMetadataRecord,
 } from './instances-store.ts';
 import { findMachineType, machineTypeNameOf, type MachineType } from './machine-types.ts';
 import { computeLink } from './presenters.ts';
@@ -38,6 +41,68 @@ const SERIAL_PAGE_BYTES = 1024 * 1024;
 const STOP_TIMEOUT_MS = 30_000;
 export const METADATA_HOSTS = ['169.254.169.254 metadata.google.internal metadata'];
 export const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
+/** Metadata key listing extra instance ports an external access config forwards (`80,8080`). */
+export const FORWARD_PORTS_KEY = 'nimbus-forward-ports';
+const SSH_PORT = 22;
+const LOOPBACK_NAT_IP = '127.0.0.1';
+
+/** An open host forward of an instance port (an external access config realised on 127.0.0.1). */
+interface OpenForward extends ForwardedPort {
+  close(): Promise<void>;
+}
+
+/** The parts of Google's `AccessConfig` Nimbus reads. */
+export interface AccessConfigInsert {
+  name?: string;
+  type?: string;
+  networkTier?: string;
+  natIP?: string;
+}
+
+/** Parses `nimbus-forward-ports` (`80,8080` or `80 8080`); undefined when it is not a port list. */
+function parsePortList(value: string): number[] | undefined {
+  const ports: number[] = [];
+  for (const part of value.split(/[\s,]+/).filter((p) => p !== '')) {
+    const port = /^\d{1,5}$/.test(part) ? Number(part) : 0;
+    if (port < 1 || port > 65535) {
+      return undefined;
+    }
+    ports.push(port);
+  }
+  return ports;
+}
+
+/**
+ * The instance ports an external access config exposes on 127.0.0.1: 22 (ssh) and every port in
+ * the `nimbus-forward-ports` metadata value. None without an access config.
+ */
+export function forwardedPortsOf(instance: InstanceRecord): number[] {
+  if (instance.nic.accessConfigs.length === 0) {
+    return [];
+  }
+  const listed = instance.metadata.find((m) => m.key === FORWARD_PORTS_KEY)?.value ?? '';
+  return [...new Set([SSH_PORT, ...(parsePortList(listed) ?? [])])].sort((a, b) => a - b);
+}
+
+/** Validates one access config of a request (Nimbus: ONE_TO_ONE_NAT on loopback, ephemeral). */
+function accessConfigOf(ac: AccessConfigInsert, field: string): AccessConfigRecord {
+  const type = ac.type ?? 'ONE_TO_ONE_NAT';
+  if (type !== 'ONE_TO_ONE_NAT') {
+    throw invalidField(`${field}.type`, type, 'Nimbus supports ONE_TO_ONE_NAT access configs only.');
+  }
+  if (ac.natIP !== undefined && ac.natIP !== '' && ac.natIP !== LOOPBACK_NAT_IP) {
+    throw invalidField(
+      `${field}.natIP`,
+      ac.natIP,
+      `Nimbus external addresses are port forwards on ${LOOPBACK_NAT_IP}: leave natIP empty.`,
+    );
+  }
+  const networkTier = ac.networkTier ?? 'PREMIUM';
+  if (networkTier !== 'PREMIUM' && networkTier !== 'STANDARD') {
+    throw invalidField(`${field}.networkTier`, networkTier, 'Must be PREMIUM or STANDARD.');
+  }
+  return { name: ac.name ?? 'External NAT', type, networkTier };
+}
 
 /** The parts of Google's `Instance` that insert reads (the rest is accepted and ignored). */
 export interface InstanceInsert {
@@ -58,7 +123,7 @@ export interface InstanceInsert {
     network?: string;
     subnetwork?: string;
     networkIP?: string;
-    accessConfigs?: { name?: string; type?: string; networkTier?: string; natIP?: string }[];
+    accessConfigs?: AccessConfigInsert[];
   }[];
   serviceAccounts?: { email?: string; scopes?: string[] }[];
   deletionProtection?: boolean;
@@ -105,6 +170,8 @@ export function fingerprintOf(value: unknown): string {
  */
 export class InstancesService {
   private readonly chains = new Map<string, Promise<void>>();
+  /** Open host forwards by instance id (external access configs). */
+  private readonly forwards = new Map<string, OpenForward[]>();
   private availability: Availability | undefined;
   private checking: Promise<Availability> | undefined;
 
@@ -205,9 +272,9 @@ export class InstancesService {
     return disk;
   }
 
+  /** The project's default compute service account (created in IAM on first use, as on Google). */
   defaultServiceAccount(project: string): string {
-    const number = this.platform.projects.find(project)?.projectNumber ?? '0';
-    return `${number}-compute@developer.gserviceaccount.com`;
+    return ensureDefaultServiceAccount(this.platform, project);
   }
 
   // --- insert --------------------------------------------------------------------------------
@@ -238,9 +305,10 @@ export class InstancesService {
     const metadata = this.validateMetadata(body.metadata?.items ?? []);
     const labels = this.validateLabels(body.labels ?? {});
     const tags = this.validateTags(body.tags?.items ?? []);
+    // Google creates the default compute service account when a project starts using compute.
+    const defaultAccount = this.defaultServiceAccount(project);
     const serviceAccounts = (body.serviceAccounts ?? []).map((sa) => ({
-      email:
-        sa.email === undefined || sa.email === 'default' ? this.defaultServiceAccount(project) : sa.email,
+      email: sa.email === undefined || sa.email === 'default' ? defaultAccount : sa.email,
       scopes: sa.scopes ?? [CLOUD_PLATFORM],
     }));
     await this.requireEngine();
@@ -474,11 +542,12 @@ export class InstancesService {
         'Must be an IPv4 address.',
       );
     }
-    const accessConfigs: AccessConfigRecord[] = (requested.accessConfigs ?? []).map((ac) => ({
-      name: ac.name ?? 'External NAT',
-      type: ac.type ?? 'ONE_TO_ONE_NAT',
-      networkTier: ac.networkTier ?? 'PREMIUM',
-    }));
+    if ((requested.accessConfigs ?? []).length > 1) {
+      throw new InvalidArgument('At most one access config currently supported.', { reason: 'invalid' });
+    }
+    const accessConfigs: AccessConfigRecord[] = (requested.accessConfigs ?? []).map((ac, index) =>
+      accessConfigOf(ac, `resource.networkInterfaces[0].accessConfigs[${String(index)}]`),
+    );
     const nic: InstanceRecord['nic'] = { network, subnetwork, region, accessConfigs };
     if (requested.networkIP !== undefined) {
       nic.requestedIP = requested.networkIP;
@@ -522,6 +591,13 @@ export class InstancesService {
       }
       seen.add(item.key);
       const value = item.value ?? '';
+      if (item.key === FORWARD_PORTS_KEY && parsePortList(value) === undefined) {
+        throw invalidField(
+          `metadata.items[${String(index)}].value`,
+          value,
+          `${FORWARD_PORTS_KEY} must list TCP ports (1-65535) separated by commas.`,
+        );
+      }
       size += item.key.length + Buffer.byteLength(value);
       out.push({ key: item.key, value });
     }
@@ -575,7 +651,16 @@ export class InstancesService {
       return this.platform.operations.completed(spec);
     }
     const path = instancePath(project, zone, instance.name);
-    return this.platform.operations.start(spec, () => this.serialize(path, work));
+    // PENDING while earlier mutations of the instance run, RUNNING once its own work begins.
+    return this.platform.operations.start(
+      spec,
+      (op) =>
+        this.serialize(path, async () => {
+          this.platform.operations.markRunning(op.name);
+          await work();
+        }),
+      { pending: true },
+    );
   }
 
   /** Runs `work` after every earlier mutation of the same instance has finished. */
@@ -678,6 +763,162 @@ export class InstancesService {
     }
     await this.engines.runtime.start(spec);
     this.setStatus(path, 'RUNNING', { lastStartTimestamp: rfc3339(this.platform.clock.now()) });
+    await this.syncForwards(path);
+  }
+
+  // --- external access (host port forwards) --------------------------------------------------
+
+  /**
+   * Makes the open host forwards match the instance's access config: ports 22 and
+   * `nimbus-forward-ports` forwarded from 127.0.0.1 (reusing the host ports of the last run when
+   * free), none without an access config. A forward that cannot open is logged, never fatal.
+   */
+  private async syncForwards(path: string): Promise<void> {
+    const dataplane = this.engines.dataplane;
+    const instance = this.store.getInstance(path);
+    if (dataplane === undefined || instance?.nic.networkIP === undefined) {
+      return;
+    }
+    const wanted = new Set(forwardedPortsOf(instance));
+    const kept: OpenForward[] = [];
+    for (const forward of this.forwards.get(instance.id) ?? []) {
+      if (wanted.has(forward.port)) {
+        kept.push(forward);
+      } else {
+        await forward.close().catch(() => undefined);
+      }
+    }
+    for (const port of wanted) {
+      if (kept.some((f) => f.port === port)) {
+        continue;
+      }
+      const preferred = instance.nic.hostPorts?.[String(port)] ?? 0;
+      try {
+        const opened = await dataplane
+          .forwardPort(instance.id, port, preferred)
+          .catch(async (error: unknown) => {
+            if (preferred === 0) {
+              throw error;
+            }
+            return await dataplane.forwardPort(instance.id, port, 0);
+          });
+        kept.push({ port, hostPort: opened.hostPort, close: () => opened.close() });
+      } catch (error) {
+        this.platform.log.warn({ err: error, instance: path, port }, 'could not forward an instance port');
+      }
+    }
+    kept.sort((a, b) => a.port - b.port);
+    if (kept.length > 0) {
+      this.forwards.set(instance.id, kept);
+    } else {
+      this.forwards.delete(instance.id);
+    }
+    this.recordForwards(path, kept);
+  }
+
+  /** Closes the instance's host forwards (stop, delete); its access config stays, without natIP. */
+  private async closeForwards(path: string, instanceId: string): Promise<void> {
+    for (const forward of this.forwards.get(instanceId) ?? []) {
+      await forward.close().catch(() => undefined);
+    }
+    this.forwards.delete(instanceId);
+    this.recordForwards(path, []);
+  }
+
+  /** Reports open forwards in `accessConfigs[0]` (natIP + nimbusForwardedPorts) and remembers the host ports. */
+  private recordForwards(path: string, open: ForwardedPort[]): void {
+    this.store.transaction(() => {
+      const current = this.store.getInstance(path);
+      if (current === undefined) {
+        return;
+      }
+      const hostPorts = { ...(current.nic.hostPorts ?? {}) };
+      for (const forward of open) {
+        hostPorts[String(forward.port)] = forward.hostPort;
+      }
+      const accessConfigs = current.nic.accessConfigs.map((ac, index): AccessConfigRecord => {
+        const base = { name: ac.name, type: ac.type, networkTier: ac.networkTier };
+        if (index !== 0 || open.length === 0) {
+          return base;
+        }
+        return {
+          ...base,
+          natIP: LOOPBACK_NAT_IP,
+          nimbusForwardedPorts: open.map((f) => ({ port: f.port, hostPort: f.hostPort })),
+        };
+      });
+      this.store.putInstance({ ...current, nic: { ...current.nic, accessConfigs, hostPorts } });
+    });
+  }
+
+  /** Host ports open right now for an instance (`nimbus compute ssh --print-ssh`, tests). */
+  forwardedPorts(instanceId: string): ForwardedPort[] {
+    return (this.forwards.get(instanceId) ?? []).map((f) => ({ port: f.port, hostPort: f.hostPort }));
+  }
+
+  private requireNic0(networkInterface: string | undefined): void {
+    if (networkInterface !== undefined && networkInterface !== 'nic0') {
+      throw invalidField(
+        'networkInterface',
+        networkInterface,
+        'The instance has one network interface: nic0.',
+      );
+    }
+  }
+
+  /** Work that re-syncs forwards when the instance is up (else the next boot opens them). */
+  private forwardsWork(path: string): Work | undefined {
+    const status = this.store.getInstance(path)?.status;
+    return this.engines.dataplane !== undefined && (status === 'RUNNING' || status === 'SUSPENDED')
+      ? () => this.syncForwards(path)
+      : undefined;
+  }
+
+  addAccessConfig(
+    project: string,
+    zone: string,
+    name: string,
+    networkInterface: string | undefined,
+    body: AccessConfigInsert,
+    caller: Caller,
+  ): OperationRecord {
+    this.get(project, zone, name);
+    this.requireNic0(networkInterface);
+    const config = accessConfigOf(body, 'resource');
+    const path = instancePath(project, zone, name);
+    const updated = this.update(path, (i) => {
+      if (i.nic.accessConfigs.length > 0) {
+        throw new InvalidArgument('At most one access config currently supported.', { reason: 'invalid' });
+      }
+      return { ...i, nic: { ...i.nic, accessConfigs: [config] } };
+    });
+    return this.operation(project, zone, 'addAccessConfig', updated, caller, this.forwardsWork(path));
+  }
+
+  deleteAccessConfig(
+    project: string,
+    zone: string,
+    name: string,
+    networkInterface: string | undefined,
+    accessConfig: string | undefined,
+    caller: Caller,
+  ): OperationRecord {
+    this.get(project, zone, name);
+    this.requireNic0(networkInterface);
+    if (accessConfig === undefined || accessConfig === '') {
+      throw new InvalidArgument("Required field 'accessConfig' not specified", { reason: 'required' });
+    }
+    const path = instancePath(project, zone, name);
+    const updated = this.update(path, (i) => {
+      if (!i.nic.accessConfigs.some((ac) => ac.name === accessConfig)) {
+        throw invalidField('accessConfig', accessConfig, 'No access config with this name on nic0.');
+      }
+      return {
+        ...i,
+        nic: { ...i.nic, accessConfigs: i.nic.accessConfigs.filter((ac) => ac.name !== accessConfig) },
+      };
+    });
+    return this.operation(project, zone, 'deleteAccessConfig', updated, caller, this.forwardsWork(path));
   }
 
   private async stopContainer(instance: InstanceRecord, timeoutMs: number): Promise<void> {
@@ -696,6 +937,7 @@ export class InstancesService {
     if (instance === undefined) {
       return;
     }
+    await this.closeForwards(path, instance.id);
     await this.stopContainer(instance, 0).catch(() => undefined);
     await this.engines.dataplane?.detachInstance(instance.id).catch(() => undefined);
     const dPath = diskPath(instance.project, instance.zone, instance.bootDisk.name);
@@ -764,6 +1006,7 @@ export class InstancesService {
         return;
       }
       this.setStatus(path, 'STOPPING');
+      await this.closeForwards(path, current.id);
       await this.stopContainer(current, STOP_TIMEOUT_MS);
       // A stopped instance keeps its internal address (as on Google); its namespace goes away.
       await this.engines.dataplane?.detachInstance(current.id, { keepAddress: true });
@@ -858,6 +1101,7 @@ export class InstancesService {
         return;
       }
       this.setStatus(path, 'STOPPING');
+      await this.closeForwards(path, current.id);
       if (engineReady) {
         await this.stopContainer(current, STOP_TIMEOUT_MS);
       }
@@ -881,6 +1125,45 @@ export class InstancesService {
         rmSync(this.diskDir(disk), { recursive: true, force: true });
       }
       rmSync(this.serialLogPath(current), { force: true });
+    });
+  }
+
+  // --- project-wide metadata (projects.get, setCommonInstanceMetadata) -------------------------
+
+  /** The project's common instance metadata (what guests read under `project/attributes/`). */
+  projectMetadata(project: string): ProjectMetadataRecord {
+    return this.store.getProjectMetadata(project) ?? { items: [], fingerprint: fingerprintOf([]) };
+  }
+
+  setCommonInstanceMetadata(
+    project: string,
+    body: { fingerprint?: string; items?: { key: string; value?: string }[] },
+    caller: Caller,
+  ): OperationRecord {
+    const items = this.validateMetadata(body.items ?? []);
+    this.store.transaction(() => {
+      const current = this.projectMetadata(project);
+      // Google: a fingerprint is optional here, and a stale one is refused.
+      if (
+        body.fingerprint !== undefined &&
+        body.fingerprint !== '' &&
+        body.fingerprint !== current.fingerprint
+      ) {
+        throw new ConditionNotMet('Supplied fingerprint does not match current metadata fingerprint.');
+      }
+      this.store.putProjectMetadata(project, {
+        items,
+        fingerprint: fingerprintOf({ items, at: this.platform.clock.now() }),
+      });
+    });
+    return this.platform.operations.completed({
+      family: 'compute',
+      project,
+      scope: 'global',
+      operationType: 'setMetadata',
+      targetLink: computeLink(caller.base, `projects/${project}`),
+      targetId: this.platform.projects.find(project)?.projectNumber ?? '0',
+      user: caller.user,
     });
   }
 
@@ -915,7 +1198,16 @@ export class InstancesService {
         metadataFingerprint: fingerprintOf({ items, at: this.platform.clock.now() }),
       };
     });
-    return this.operation(project, zone, 'setMetadata', updated, caller);
+    const forwardsChanged = forwardedPortsOf(instance).join(',') !== forwardedPortsOf(updated).join(',');
+    const path = instancePath(project, zone, name);
+    return this.operation(
+      project,
+      zone,
+      'setMetadata',
+      updated,
+      caller,
+      forwardsChanged ? this.forwardsWork(path) : undefined,
+    );
   }
 
   setLabels(
@@ -1077,6 +1369,7 @@ export class InstancesService {
               await this.boot(path);
             }
             this.setStatus(path, 'RUNNING');
+            await this.syncForwards(path);
             return;
           case 'STOPPING':
           case 'TERMINATED':
@@ -1093,6 +1386,7 @@ export class InstancesService {
               await this.engines.runtime.pause(id);
             }
             this.setStatus(path, 'SUSPENDED');
+            await this.syncForwards(path);
             return;
           default:
             return;
@@ -1120,6 +1414,7 @@ export class InstancesService {
           this.platform.log.warn({ err: error, instance: instance.name }, 'reset: stop failed');
         });
       }
+      await this.closeForwards(instancePath(instance.project, instance.zone, instance.name), instance.id);
       await this.engines.dataplane?.detachInstance(instance.id).catch(() => undefined);
       rmSync(this.serialLogPath(instance), { force: true });
     }

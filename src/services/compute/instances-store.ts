@@ -20,7 +20,17 @@ export interface AccessConfigRecord {
   name: string;
   type: string;
   networkTier: string;
+  /** `127.0.0.1` while host port forwards are open (Nimbus realises ONE_TO_ONE_NAT as loopback forwards). */
   natIP?: string;
+  /** Nimbus-specific, read-only: the instance ports forwarded to 127.0.0.1 while it runs. */
+  nimbusForwardedPorts?: ForwardedPort[];
+}
+
+export interface ForwardedPort {
+  /** Port inside the instance. */
+  port: number;
+  /** Port on the host's 127.0.0.1. */
+  hostPort: number;
 }
 
 export interface NicRecord {
@@ -33,6 +43,8 @@ export interface NicRecord {
   /** Address the dataplane gave (absent before the first boot or without a dataplane). */
   networkIP?: string;
   accessConfigs: AccessConfigRecord[];
+  /** Host ports used last (instance port -> host port), reused after stop/start and restarts. */
+  hostPorts?: Record<string, number>;
 }
 
 export interface InstanceRecord {
@@ -61,7 +73,14 @@ export interface InstanceRecord {
   lastSuspendedTimestamp?: string;
 }
 
+/** Project-wide metadata (`commonInstanceMetadata`), one document per project id. */
+export interface ProjectMetadataRecord {
+  items: MetadataItem[];
+  fingerprint: string;
+}
+
 const INSTANCES = 'compute/instances';
+const PROJECT_METADATA = 'compute/projectMetadata';
 const DISKS = 'compute/disks';
 
 export function instancePath(project: string, zone: string, name: string): string {
@@ -114,6 +133,14 @@ export class InstanceStore {
 
   listDisks(prefix: string, after?: string, limit?: number): DiskRecord[] {
     return this.docs.list<DiskRecord>(DISKS, { prefix, after, limit });
+  }
+
+  getProjectMetadata(project: string): ProjectMetadataRecord | undefined {
+    return this.docs.get<ProjectMetadataRecord>(PROJECT_METADATA, project);
+  }
+
+  putProjectMetadata(project: string, record: ProjectMetadataRecord): void {
+    this.docs.put(PROJECT_METADATA, project, record);
   }
 
   transaction<R>(fn: () => R): R {

@@ -89,6 +89,8 @@ const PERMISSION_LEVELS: Record<string, BasicLevel> = {
   'compute.instances.setServiceAccount': 'editor',
   'compute.instances.setTags': 'editor',
   'compute.instances.setMachineType': 'editor',
+  'compute.instances.addAccessConfig': 'editor',
+  'compute.instances.deleteAccessConfig': 'editor',
   'compute.instances.osLogin': 'editor',
   'compute.zones.get': 'viewer',
   'compute.zones.list': 'viewer',

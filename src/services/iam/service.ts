@@ -50,6 +50,10 @@ export class IamService {
   accountName(project: string, idOrEmail: string): string {
     if (idOrEmail.includes('@')) {
       const fromEmail = /@([^.]+)\.iam\.gserviceaccount\.com$/.exec(idOrEmail)?.[1];
+      const indexed = fromEmail === undefined ? this.store.accountNameByEmail(idOrEmail) : undefined;
+      if (indexed !== undefined) {
+        return indexed;
+      }
       const projectId =
         fromEmail ?? (project === '-' ? '' : (this.projects.find(project)?.projectId ?? project));
       return `projects/${projectId}/serviceAccounts/${idOrEmail}`;

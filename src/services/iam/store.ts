@@ -48,6 +48,9 @@ export interface SigningKeyRecord {
 const ACCOUNTS = 'iam/serviceAccounts';
 const DELETED_ACCOUNTS = 'iam/deletedServiceAccounts';
 const ACCOUNT_IDS = 'iam/serviceAccountIds';
+/** Accounts whose email does not name their project (Compute's `N-compute@developer...`): email -> name. */
+const ACCOUNT_EMAILS = 'iam/serviceAccountEmails';
+const PROJECT_EMAIL = /@[^.]+\.iam\.gserviceaccount\.com$/;
 const KEYS = 'iam/keys';
 const KEY_INDEX = 'iam/keyIndex';
 const ROLES = 'iam/roles';
@@ -73,8 +76,15 @@ export class IamStore {
     const inserted = this.docs.insert(ACCOUNTS, account.name, account);
     if (inserted) {
       this.docs.put(ACCOUNT_IDS, account.uniqueId, { name: account.name });
+      if (!PROJECT_EMAIL.test(account.email)) {
+        this.docs.put(ACCOUNT_EMAILS, account.email, { name: account.name });
+      }
     }
     return inserted;
+  }
+  /** The resource name of an account whose email does not name its project (e.g. Compute's default). */
+  accountNameByEmail(email: string): string | undefined {
+    return this.docs.get<{ name: string }>(ACCOUNT_EMAILS, email)?.name;
   }
   putAccount(account: ServiceAccountRecord): void {
     this.docs.put(ACCOUNTS, account.name, account);
@@ -93,6 +103,7 @@ export class IamStore {
   markDeleted(account: ServiceAccountRecord): void {
     this.docs.delete(ACCOUNTS, account.name);
     this.docs.delete(ACCOUNT_IDS, account.uniqueId);
+    this.docs.delete(ACCOUNT_EMAILS, account.email);
     this.docs.put(DELETED_ACCOUNTS, account.uniqueId, account);
     for (const key of this.listKeys(account.name)) {
       this.docs.delete(KEYS, key.name);
