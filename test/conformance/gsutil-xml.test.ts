@@ -88,15 +88,12 @@ describe('gsutil in XML mode with an HMAC key', { skip: SKIP }, () => {
     assert.match(again.stderr, /already exists|409/i);
   });
 
-  it(
-    'mb exits 0 (gsutil reads the new bucket back with GET ?storageClass)',
-    {
-      todo: 'the XML face does not answer GET /BUCKET?storageClass yet (see docs/services/storage-xml.md, Clients)',
-    },
-    async () => {
-      await ok('mb', 'gs://gsutil-xml-exit');
-    },
-  );
+  it('mb exits 0 (gsutil reads the new bucket back with GET ?storageClass)', async () => {
+    await ok('mb', 'gs://gsutil-xml-exit');
+    const meta = await s.json('GET', '/storage/v1/b/gsutil-xml-exit');
+    assert.equal(meta.status, 200);
+    assert.equal(meta.body.storageClass, 'STANDARD');
+  });
 
   it('cp uploads, ls and ls -l list, cat reads, rm deletes', async () => {
     const local = join(s.work, 'hello.txt');

@@ -166,6 +166,71 @@ export function getBucketLocation(face: XmlFace, call: S3Call): FastifyReply {
   return sendXml(call.reply, ['LocationConstraint', bucket.location]);
 }
 
+/**
+ * Whether the caller speaks Google's XML API rather than S3 (gsutil/boto sign with `GOOG1` or
+ * `GOOG4-HMAC-SHA256` and send `x-goog-api-version`): where the two differ, such a caller gets
+ * Google's answer (e.g. an empty `<CorsConfig/>` instead of S3's 404 NoSuchCORSConfiguration).
+ */
+function googleClient(call: S3Call): boolean {
+  const authorization = call.request.headers.authorization ?? '';
+  return /^GOOG/.test(authorization) || call.request.headers['x-goog-api-version'] !== undefined;
+}
+
+const GOOGLE_EMPTY_ELEMENTS: Record<string, string> = {
+  encryptionConfig: 'EncryptionConfiguration',
+  websiteConfig: 'WebsiteConfiguration',
+  billing: 'BillingConfiguration',
+  logging: 'Logging',
+};
+
+/** GET /BUCKET?encryptionConfig|websiteConfig|billing|logging (Google's XML API): none configured. */
+export function getGoogleEmptyConfig(face: XmlFace, call: S3Call, subresource: string): FastifyReply {
+  loadBucket(face, call, 'storage.buckets.get');
+  return sendXml(call.reply, [GOOGLE_EMPTY_ELEMENTS[subresource] ?? 'Configuration', []]);
+}
+
+/** GET /BUCKET?tagging: the bucket's labels as a tag set (S3: 404 NoSuchTagSet when there are none). */
+export function getBucketTagging(face: XmlFace, call: S3Call): FastifyReply {
+  const bucket = loadBucket(face, call, 'storage.buckets.get');
+  const labels = Object.entries(bucket.labels ?? {});
+  if (labels.length === 0 && !googleClient(call)) {
+    throw new S3Error(404, 'NoSuchTagSet', 'The TagSet does not exist', { BucketName: bucket.name });
+  }
+  return sendXml(call.reply, [
+    'Tagging',
+    [
+      [
+        'TagSet',
+        labels.map(([key, value]): XmlNode => [
+          'Tag',
+          [
+            ['Key', key],
+            ['Value', value],
+          ],
+        ]),
+      ],
+    ],
+  ]);
+}
+
+/** GET /BUCKET?storageClass (Google's XML API): the bucket's default storage class. */
+export function getBucketStorageClass(face: XmlFace, call: S3Call): FastifyReply {
+  const bucket = loadBucket(face, call, 'storage.buckets.get');
+  return sendXml(call.reply, ['StorageClass', bucket.storageClass]);
+}
+
+/** PUT /BUCKET?storageClass with `<StorageClass>NEARLINE</StorageClass>` (Google's XML API). */
+export async function putBucketStorageClass(face: XmlFace, call: S3Call): Promise<FastifyReply> {
+  const bucket = loadBucket(face, call, 'storage.buckets.update');
+  const document = await requiredDocument(call, 'StorageClass');
+  const storageClass = document.text.trim();
+  if (storageClass === '') {
+    throw malformedXml();
+  }
+  face.buckets.patchBucket(bucket.name, { storageClass });
+  return call.reply.code(200).send();
+}
+
 /** GET /BUCKET?versioning: no Status until versioning was ever set (as S3). */
 export function getBucketVersioning(face: XmlFace, call: S3Call): FastifyReply {
   const bucket = loadBucket(face, call, 'storage.buckets.get');
@@ -193,6 +258,9 @@ export async function putBucketVersioning(face: XmlFace, call: S3Call): Promise<
 export function getBucketCors(face: XmlFace, call: S3Call): FastifyReply {
   const bucket = loadBucket(face, call, 'storage.buckets.get');
   if (bucket.cors === undefined || bucket.cors.length === 0) {
+    if (googleClient(call)) {
+      return sendXml(call.reply, ['CorsConfig', []]);
+    }
     throw new S3Error(404, 'NoSuchCORSConfiguration', 'The CORS configuration does not exist', {
       BucketName: bucket.name,
     });
@@ -346,6 +414,9 @@ export function getBucketLifecycle(face: XmlFace, call: S3Call): FastifyReply {
   const bucket = loadBucket(face, call, 'storage.buckets.get');
   const rules = bucket.lifecycle?.rule ?? [];
   if (rules.length === 0) {
+    if (googleClient(call)) {
+      return sendXml(call.reply, ['LifecycleConfiguration', []]);
+    }
     throw new S3Error(404, 'NoSuchLifecycleConfiguration', 'The lifecycle configuration does not exist', {
       BucketName: bucket.name,
     });

@@ -15,6 +15,10 @@ import {
   getBucketCors,
   getBucketLifecycle,
   getBucketLocation,
+  getBucketStorageClass,
+  getBucketTagging,
+  getGoogleEmptyConfig,
+  putBucketStorageClass,
   getBucketVersioning,
   headBucket,
   listBuckets,
@@ -213,6 +217,23 @@ export async function registerXmlRoutes(
           if (has('location')) {
             return getBucketLocation(face, call);
           }
+          if (has('storageClass')) {
+            return getBucketStorageClass(face, call);
+          }
+          if (has('defaultObjectAcl')) {
+            return getAcl(face, call);
+          }
+          if (has('tagging')) {
+            return getBucketTagging(face, call);
+          }
+          {
+            // Google-only configurations Nimbus does not keep: the empty documents Cloud Storage
+            // answers for a bucket without them (gsutil reads them back after mb and in ls -L).
+            const empty = GOOGLE_EMPTY_CONFIGS.find((name) => has(name));
+            if (empty !== undefined) {
+              return getGoogleEmptyConfig(face, call, empty);
+            }
+          }
           if (has('versioning')) {
             return getBucketVersioning(face, call);
           }
@@ -236,6 +257,9 @@ export async function registerXmlRoutes(
         case 'PUT':
           if (has('versioning')) {
             return putBucketVersioning(face, call);
+          }
+          if (has('storageClass')) {
+            return putBucketStorageClass(face, call);
           }
           if (has('cors')) {
             return putBucketCors(face, call);
@@ -450,6 +474,8 @@ export async function registerXmlRoutes(
 }
 
 /** Sub-resources this face does not implement (answered 501 instead of being mistaken for data calls). */
+const GOOGLE_EMPTY_CONFIGS = ['encryptionConfig', 'websiteConfig', 'billing', 'logging'];
+
 const BUCKET_SUBRESOURCES = [
   'policy',
   'policyStatus',
