@@ -24,7 +24,8 @@ import { hexId } from './core/ids.ts';
 import { Operations } from './core/operations.ts';
 import type { Platform, ServicePlugin } from './core/platform.ts';
 import { SqliteDocumentStore } from './platform/sqlite-store.ts';
-import { rewriteStorageXmlUrl } from './services/storage/xml/addressing.ts';
+import { rewriteStorageXmlUrl, XML_PREFIX } from './services/storage/xml/addressing.ts';
+import { s3ErrorBody } from './services/storage/xml/errors.ts';
 import {
   adminPlugin,
   computePlugin,
@@ -213,11 +214,27 @@ export async function buildApp(config: NimbusConfig, options: BuildOptions = {})
     routerOptions: { maxParamLength: 2048, ignoreTrailingSlash: true },
     // Bad percent-encoding and over-long path segments fail before routing: answer Google-shaped too.
     frameworkErrors: (error, request, reply) => {
+      const out = reply as unknown as FastifyReply;
+      if (request.url.startsWith(XML_PREFIX)) {
+        // The S3 face answers in S3's XML.
+        const long = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+        void out
+          .header('x-request-id', request.id)
+          .code(long ? 414 : 400)
+          .type('application/xml')
+          .send(
+            s3ErrorBody(
+              long ? 'KeyTooLongError' : 'InvalidURI',
+              long ? 'Your key is too long.' : "Couldn't parse the specified URI.",
+              request.id,
+            ),
+          );
+        return;
+      }
       const apiError =
         error.code === 'FST_ERR_MAX_PARAM_LENGTH'
           ? new ApiError(414, 'INVALID_ARGUMENT', 'The request URL is too long.', { reason: 'uriTooLong' })
           : new InvalidArgument('The request URL is not valid.', { reason: 'badRequest' });
-      const out = reply as unknown as FastifyReply;
       void out.header('x-request-id', request.id).code(apiError.httpStatus).send(apiError.toJSON());
     },
     trustProxy: false,
@@ -342,6 +359,19 @@ export async function buildApp(config: NimbusConfig, options: BuildOptions = {})
   });
 
   app.setNotFoundHandler((request, reply) => {
+    if (request.url.startsWith(XML_PREFIX)) {
+      // The S3 face routes every path for the methods it knows: anything else is a method it lacks.
+      return reply
+        .code(405)
+        .type('application/xml')
+        .send(
+          s3ErrorBody(
+            'MethodNotAllowed',
+            'The specified method is not allowed against this resource.',
+            request.id,
+          ),
+        );
+    }
     const error = new NotFound(
       `The requested URL ${request.url.split('?')[0] ?? ''} was not found on this server.`,
     );

@@ -1,3 +1,4 @@
+import { AwsChunkedDecoder } from './aws-chunked.ts';
 import { createHash, type Hash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
@@ -414,6 +415,14 @@ export function echoChecksums(call: S3Call): void {
     const value = header(call.request.headers, name);
     if (value !== undefined) {
       call.reply.header(name, value);
+    }
+  }
+  // Checksums sent as aws-chunked trailers (verified by the decoder while the body streamed).
+  if (call.body instanceof AwsChunkedDecoder) {
+    for (const [name, value] of call.body.trailerValues()) {
+      if (name.startsWith('x-amz-checksum-')) {
+        call.reply.header(name, value);
+      }
     }
   }
 }

@@ -88,3 +88,10 @@ export function s3ErrorOf(
       );
   }
 }
+
+/** A minimal S3 XML error body for errors raised before the XML face's own handlers run. */
+export function s3ErrorBody(code: string, message: string, requestId: string): string {
+  const escape = (text: string): string =>
+    text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${escape(code)}</Code><Message>${escape(message)}</Message><RequestId>${escape(requestId)}</RequestId></Error>`;
+}
