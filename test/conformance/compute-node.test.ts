@@ -1,6 +1,6 @@
 /**
  * Google's official Node client (@google-cloud/compute 6.15.0, REST over http) against a started
- * Nimbus with the real engines (runc system containers, the VPC dataplane): a busybox e2-micro
+ * Nimbus with the real engines (runc system containers, the VPC dataplane): a debian-12 e2-micro
  * instance with a startup script boots, its serial output shows the script ran (fetched from the
  * guest metadata server), a file written inside survives stop/start, and delete leaves nothing
  * behind. Needs root and runc: skipped with the reason where the runtime says it cannot run.
@@ -86,11 +86,11 @@ describe('Compute Engine with @google-cloud/compute 6.15.0', { skip: !availabili
     assert.equal(done.error ?? undefined, undefined, JSON.stringify(done.error));
   };
 
-  it('creates an e2-micro busybox instance with a startup script and it runs', async () => {
+  it('creates an e2-micro debian-12 instance with a startup script and it runs', async () => {
     const instances = new compute.InstancesClient(options);
     const [image] = await new compute.ImagesClient(options).getFromFamily({
-      project: 'nimbus-images',
-      family: 'busybox',
+      project: 'debian-cloud',
+      family: 'debian-12',
     });
     const [op] = await instances.insert({
       project: PROJECT,
