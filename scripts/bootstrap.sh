@@ -64,3 +64,8 @@ fi
 if [ ! -f dist/nimbus.js ] || [ -n "$(find src package-lock.json -newer dist/nimbus.js -print -quit)" ]; then
   node scripts/build.mjs
 fi
+
+# Build the web console (console/ -> console/dist, served at /) when any of its sources is newer.
+if [ ! -f console/dist/index.html ] || [ -n "$(find console/src console/index.html console/vite.config.ts package-lock.json -newer console/dist/index.html -print -quit)" ]; then
+  node node_modules/vite/bin/vite.js build console
+fi

@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 export METADATA_SERVER_DETECTION=none
 echo "== type-check"
 npx tsc --noEmit -p .
+npx tsc --noEmit -p console
 echo "== lint"
 npx eslint --max-warnings 0 .
 npx prettier --check . >/dev/null || { npx prettier --check . ; exit 1; }

@@ -3,6 +3,7 @@ import { clientEnvironment, clientBaseUrl } from '../../core/env.ts';
 import { baseUrl } from '../../core/http.ts';
 import type { Platform, ServicePlugin } from '../../core/platform.ts';
 import { ROOT_RESOURCE } from '../iam/index.ts';
+import { findConsoleDir, registerConsoleFiles, sendConsoleIndex } from './console-files.ts';
 
 export interface AdminContext {
   plugins: () => ServicePlugin[];
@@ -13,8 +14,14 @@ export interface AdminContext {
 
 /** Nimbus's own endpoints under /_nimbus/: health, version, services, env, reset. */
 export function registerAdminRoutes(app: FastifyInstance, platform: Platform, admin: AdminContext): void {
-  // Until the web console lands, `/` is an honest status page (no fake data).
+  // The web console (console/dist) when built; otherwise `/` is an honest status page (no fake data).
+  let consoleDir: string | undefined;
+  const builtConsole = (): string | undefined => (consoleDir ??= findConsoleDir());
+  registerConsoleFiles(app, builtConsole);
   app.get('/', { config: { public: true } }, async (_request, reply) => {
+    if (sendConsoleIndex(reply, builtConsole)) {
+      return reply;
+    }
     const rows = admin
       .plugins()
       .map((plugin) => {
