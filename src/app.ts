@@ -168,7 +168,7 @@ class RequestLog extends LogController {
     }
     const line = {
       method: request.method,
-      url: request.url,
+      url: redactUrl(request.url),
       statusCode: reply.statusCode,
       ms: Math.round(reply.elapsedTime * 100) / 100,
     };
@@ -191,6 +191,33 @@ function requestIds(): () => string {
 }
 
 /** Builds the whole server without listening (tests call this and use `app.inject`). */
+/** Query parameters that are credentials (OAuth tokens, signed-URL signatures): never logged. */
+const SECRET_PARAMS = /^(access_token|x-goog-signature|x-amz-signature|signature|x-amz-security-token)$/i;
+
+/** The URL with credential values in its query replaced by `REDACTED`, for the request log. */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) {
+    return url;
+  }
+  const query = url
+    .slice(q + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      const name = eq < 0 ? pair : pair.slice(0, eq);
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name);
+      } catch {
+        // keep the raw name
+      }
+      return eq >= 0 && SECRET_PARAMS.test(decoded) ? `${name}=REDACTED` : pair;
+    })
+    .join('&');
+  return `${url.slice(0, q)}?${query}`;
+}
+
 export async function buildApp(config: NimbusConfig, options: BuildOptions = {}): Promise<NimbusApp> {
   prepareDataDir(config.dataDir);
   const clock = options.clock ?? systemClock;
