@@ -49,13 +49,11 @@ export class IamService {
    */
   accountName(project: string, idOrEmail: string): string {
     if (idOrEmail.includes('@')) {
-      const fromEmail = /@([^.]+)\.iam\.gserviceaccount\.com$/.exec(idOrEmail)?.[1];
-      const indexed = fromEmail === undefined ? this.store.accountNameByEmail(idOrEmail) : undefined;
-      if (indexed !== undefined) {
-        return indexed;
+      const known = this.store.accountNameForEmail(idOrEmail);
+      if (known !== undefined) {
+        return known;
       }
-      const projectId =
-        fromEmail ?? (project === '-' ? '' : (this.projects.find(project)?.projectId ?? project));
+      const projectId = project === '-' ? '' : (this.projects.find(project)?.projectId ?? project);
       return `projects/${projectId}/serviceAccounts/${idOrEmail}`;
     }
     if (/^\d+$/.test(idOrEmail)) {

@@ -86,6 +86,20 @@ export class IamStore {
   accountNameByEmail(email: string): string | undefined {
     return this.docs.get<{ name: string }>(ACCOUNT_EMAILS, email)?.name;
   }
+  /**
+   * An account's resource name from its email alone: the project named in the email
+   * (`ID@P.iam.gserviceaccount.com`), else the email index (Compute's default account).
+   */
+  accountNameForEmail(email: string): string | undefined {
+    const project = /@([^.@]+)\.iam\.gserviceaccount\.com$/.exec(email)?.[1];
+    return project === undefined
+      ? this.accountNameByEmail(email)
+      : `projects/${project}/serviceAccounts/${email}`;
+  }
+  accountByEmail(email: string): ServiceAccountRecord | undefined {
+    const name = this.accountNameForEmail(email);
+    return name === undefined ? undefined : this.getAccount(name);
+  }
   putAccount(account: ServiceAccountRecord): void {
     this.docs.put(ACCOUNTS, account.name, account);
   }

@@ -276,12 +276,7 @@ export class Tokens implements TokenIssuer {
   }
 
   private requireActiveAccount(email: string): ServiceAccountRecord {
-    const project = /@([^.]+)\.iam\.gserviceaccount\.com$/.exec(email)?.[1];
-    const account = this.store.getAccount(
-      project === undefined
-        ? (this.store.accountNameByEmail(email) ?? '')
-        : `projects/${project}/serviceAccounts/${email}`,
-    );
+    const account = this.store.accountByEmail(email);
     if (account === undefined || account.disabled) {
       throw new Unauthenticated(
         'Request had invalid authentication credentials. The service account is disabled or deleted.',

@@ -41,7 +41,7 @@ export class HmacKeysService {
   ) {}
 
   createKey(projectId: string, serviceAccountEmail: string): HmacKeyRecord {
-    const account = this.store.serviceAccount(serviceAccountEmail, projectId);
+    const account = this.store.serviceAccount(serviceAccountEmail);
     if (account === undefined) {
       throw new InvalidArgument(`Service account ${serviceAccountEmail} does not exist.`, {
         reason: 'invalid',

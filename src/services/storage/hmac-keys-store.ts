@@ -1,4 +1,5 @@
 import type { DocumentStore } from '../../core/store.ts';
+import { IamStore } from '../iam/index.ts';
 
 export type HmacKeyState = 'ACTIVE' | 'INACTIVE' | 'DELETED';
 
@@ -21,9 +22,6 @@ const KEYS = 'storage/hmacKeys';
 /** accessId -> projectId, so the XML face can find a key from the access id alone. */
 const KEY_INDEX = 'storage/hmacKeyIndex';
 
-/** The service-account document IAM publishes in the document store (read-only view here). */
-const SERVICE_ACCOUNTS = 'iam/serviceAccounts';
-
 export interface ServiceAccountView {
   email: string;
   projectId: string;
@@ -32,7 +30,11 @@ export interface ServiceAccountView {
 
 /** HMAC keys keyed `PROJECT/ACCESS_ID`, so a project's keys are one key range. */
 export class HmacKeyStore {
-  constructor(private readonly docs: DocumentStore) {}
+  private readonly iam: IamStore;
+
+  constructor(private readonly docs: DocumentStore) {
+    this.iam = new IamStore(docs);
+  }
 
   transaction<R>(fn: () => R): R {
     return this.docs.transaction(fn);
@@ -64,16 +66,9 @@ export class HmacKeyStore {
       .filter((key) => key.serviceAccountEmail === email && key.state !== 'DELETED').length;
   }
 
-  /**
-   * The service account an HMAC key authenticates as, read from the document IAM keeps it in
-   * (`iam/serviceAccounts`, keyed `projects/P/serviceAccounts/EMAIL`). Absent once it is deleted.
-   */
-  serviceAccount(email: string, fallbackProject: string): ServiceAccountView | undefined {
-    const project = /@([^.]+)\.iam\.gserviceaccount\.com$/.exec(email)?.[1] ?? fallbackProject;
-    const account = this.docs.get<ServiceAccountView>(
-      SERVICE_ACCOUNTS,
-      `projects/${project}/serviceAccounts/${email}`,
-    );
+  /** The service account an HMAC key authenticates as (through IAM's store); absent once deleted. */
+  serviceAccount(email: string): ServiceAccountView | undefined {
+    const account = this.iam.accountByEmail(email);
     return account === undefined
       ? undefined
       : { email: account.email, projectId: account.projectId, disabled: account.disabled };

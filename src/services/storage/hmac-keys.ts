@@ -160,7 +160,7 @@ export function registerHmacKeys(app: FastifyInstance, platform: Platform): Hmac
       if (key === undefined) {
         return undefined;
       }
-      const account = store.serviceAccount(key.serviceAccountEmail, key.projectId);
+      const account = store.serviceAccount(key.serviceAccountEmail);
       return {
         accessId: key.accessId,
         secret: key.secret,

@@ -47,18 +47,13 @@ export function iamServiceAccountKeys(
   const store = new IamStore(docs);
   return {
     activeKeys(email) {
-      const project = /@([^.@]+)\.iam\.gserviceaccount\.com$/.exec(email)?.[1];
-      if (project === undefined) {
-        return [];
-      }
-      const accountName = `projects/${project}/serviceAccounts/${email}`;
-      const account = store.getAccount(accountName);
+      const account = store.accountByEmail(email);
       if (account === undefined || account.disabled) {
         return [];
       }
       const now = clock.now();
       return store
-        .listKeys(accountName)
+        .listKeys(account.name)
         .filter(
           (key) =>
             !key.disabled && Date.parse(key.validAfterTime) <= now && now < Date.parse(key.validBeforeTime),
