@@ -12,19 +12,17 @@
  *
  *   BENCH_S3_MB=256 node --import tsx bench/storage-s3.ts
  */
-import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { Agent, createServer, request, type IncomingMessage, type Server } from 'node:http';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { awsEnv, findTool, startS3Nimbus } from '../test/conformance/s3-clients.ts';
-import { childEnv, exited } from '../test/nimbus-process.ts';
+import { startS3rver } from './s3rver.ts';
 
 const run = promisify(execFile);
 const BIG_MB = Number(process.env.BENCH_S3_MB ?? '1024');
@@ -212,45 +210,6 @@ async function baselineBig(port: number, file: string): Promise<{ up: number; do
   rmSync(out, { force: true });
   agent.destroy();
   return { up, down };
-}
-
-/** s3rver as a child process on a loopback port with a temp directory and a bucket. */
-async function startS3rver(dir: string): Promise<{ port: number; version: string; stop(): Promise<void> }> {
-  const require = createRequire(import.meta.url);
-  const bin = require.resolve('s3rver/bin/s3rver.js');
-  const version = (require('s3rver/package.json') as { version: string }).version;
-  const child: ChildProcessByStdio<null, Readable, Readable> = spawn(
-    process.execPath,
-    [bin, '--directory', dir, '--address', '127.0.0.1', '--port', '0', '--no-vhost-buckets'],
-    { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-    }
-    await exited(child);
-  };
-  let output = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new Error(`s3rver did not start within 10 s: ${output}`));
-    }, 10_000);
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString('utf8');
-      const match = /listening on 127\.0\.0\.1:(\d+)/.exec(output);
-      if (match !== null) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`s3rver exited (${String(code ?? signal)}): ${output}`));
-    });
-  });
-  return { port, version, stop };
 }
 
 async function writeBigFile(path: string): Promise<void> {

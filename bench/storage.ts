@@ -9,17 +9,15 @@
  *
  *   node --import tsx bench/storage.ts
  */
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { Agent, createServer, request, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
-import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { buildBundle, childEnv, exited, spawnNimbus } from '../test/nimbus-process.ts';
+import { buildBundle, spawnNimbus } from '../test/nimbus-process.ts';
+import { startS3rver } from './s3rver.ts';
 
 const BIG_MB = Number(process.env.BENCH_BIG_MB ?? '1024');
 const SMALL_COUNT = Number(process.env.BENCH_SMALL_COUNT ?? '2000');
@@ -195,42 +193,9 @@ interface Peer {
   stop(): Promise<void>;
 }
 
-/** Starts s3rver as a child on a loopback port Nimbus-style (own process, temp dir) with a bucket. */
-async function startS3rver(dir: string): Promise<Peer> {
-  const require = createRequire(import.meta.url);
-  const bin = require.resolve('s3rver/bin/s3rver.js');
-  const version = (require('s3rver/package.json') as { version: string }).version;
-  const child: ChildProcessByStdio<null, Readable, Readable> = spawn(
-    process.execPath,
-    [bin, '--directory', dir, '--address', '127.0.0.1', '--port', '0', '--no-vhost-buckets'],
-    { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-    }
-    await exited(child);
-  };
-  let output = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new Error(`s3rver did not start within 10 s: ${output}`));
-    }, 10_000);
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString('utf8');
-      const match = /listening on 127\.0\.0\.1:(\d+)/.exec(output);
-      if (match !== null) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`s3rver exited (${String(code ?? signal)}): ${output}`));
-    });
-  });
+/** s3rver (bench/s3rver.ts) with the bucket the small-object runs use. */
+async function startS3rverPeer(dir: string): Promise<Peer> {
+  const { port, version, stop } = await startS3rver(dir);
   try {
     const created = await fetch(`http://127.0.0.1:${String(port)}/bench-bucket`, { method: 'PUT' });
     if (!created.ok) {
@@ -254,7 +219,7 @@ async function main(): Promise<void> {
   let s3rver: Peer | undefined;
   let s3rverError = '';
   try {
-    s3rver = await startS3rver(s3Dir);
+    s3rver = await startS3rverPeer(s3Dir);
   } catch (error) {
     s3rverError = error instanceof Error ? error.message : String(error);
   }
