@@ -1,0 +1,43 @@
+/** Messages of the dashboard. */
+export const en = {
+  'home.title': 'Dashboard',
+  'home.projectInfo': 'Project info',
+  'home.projectName': 'Project name',
+  'home.projectId': 'Project ID',
+  'home.projectNumber': 'Project number',
+  'home.resources': 'Resources',
+  'home.service': 'Service',
+  'home.api': 'API',
+  'home.state': 'State',
+  'home.count': 'Resources',
+  'home.ready': 'Ready',
+  'home.unavailable': 'Unavailable',
+  'home.noProject': 'No project is selected. Create one with gcloud or the Resource Manager API.',
+  'home.buckets': '{n} buckets',
+  'home.serviceAccounts': '{n} service accounts',
+  'home.instances': '{n} VM instances',
+  'home.more': '{n}+ (more pages)',
+  'home.noCount': '—',
+};
+
+/** Korean: the type checks that every English key is translated. */
+export const ko: Record<keyof typeof en, string> = {
+  'home.title': '대시보드',
+  'home.projectInfo': '프로젝트 정보',
+  'home.projectName': '프로젝트 이름',
+  'home.projectId': '프로젝트 ID',
+  'home.projectNumber': '프로젝트 번호',
+  'home.resources': '리소스',
+  'home.service': '서비스',
+  'home.api': 'API',
+  'home.state': '상태',
+  'home.count': '리소스',
+  'home.ready': '사용 가능',
+  'home.unavailable': '사용 불가',
+  'home.noProject': '선택된 프로젝트가 없습니다. gcloud 또는 Resource Manager API로 만드세요.',
+  'home.buckets': '버킷 {n}개',
+  'home.serviceAccounts': '서비스 계정 {n}개',
+  'home.instances': 'VM 인스턴스 {n}개',
+  'home.more': '{n}개 이상 (다음 페이지 있음)',
+  'home.noCount': '—',
+};
