@@ -12,8 +12,10 @@ import {
   type MessageKey,
 } from './i18n.ts';
 import { HomePage } from './pages/Home.tsx';
+import { InstanceDetailsPage } from './pages/InstanceDetails.tsx';
 import { InstancesPage } from './pages/Instances.tsx';
 import { NotBuiltPage, NotFoundPage } from './pages/NotBuilt.tsx';
+import { ObjectDetailsPage } from './pages/ObjectDetails.tsx';
 import { PrincipalsPage } from './pages/Principals.tsx';
 import { VpcPage } from './pages/Vpc.tsx';
 import { ServiceAccountsPage } from './pages/ServiceAccounts.tsx';
@@ -23,6 +25,10 @@ import { navigate, ProjectContext, useLocation, withProject } from './router.ts'
 // The terminal (xterm.js) loads only when an SSH window opens.
 const TerminalPage = lazy(async () => ({ default: (await import('./pages/Terminal.tsx')).TerminalPage }));
 const SSH_PREFIX = '/compute/instances/ssh/';
+/** Google's console: /compute/instancesDetail/zones/Z/instances/N; ours stays under the list's prefix. */
+const INSTANCE_DETAILS = '/compute/instances/details/';
+/** As Google's console: /storage/browser/_details/BUCKET/OBJECT (bucket names never start with _). */
+const OBJECT_DETAILS = '/storage/browser/_details/';
 
 interface NavItem {
   path: string;
@@ -149,6 +155,12 @@ function Page(props: {
   if (projectId === '' && needsProject) {
     return <p>{t('home.noProject')}</p>;
   }
+  if (path.startsWith(INSTANCE_DETAILS)) {
+    const [zone = '', name = ''] = path.slice(INSTANCE_DETAILS.length).split('/').map(decodeURIComponent);
+    return (
+      <InstanceDetailsPage key={`${projectId}/${zone}/${name}`} project={projectId} zone={zone} name={name} />
+    );
+  }
   if (isUnder(path, '/compute/instances')) {
     return <InstancesPage key={projectId} project={projectId} />;
   }
@@ -160,6 +172,22 @@ function Page(props: {
   }
   if (isUnder(path, '/iam-admin/serviceaccounts')) {
     return <ServiceAccountsPage key={projectId} project={projectId} />;
+  }
+  if (path.startsWith(OBJECT_DETAILS)) {
+    const rest = path.slice(OBJECT_DETAILS.length);
+    const slash = rest.indexOf('/');
+    const bucket = decodeURIComponent(slash < 0 ? rest : rest.slice(0, slash));
+    const object =
+      slash < 0
+        ? ''
+        : rest
+            .slice(slash + 1)
+            .split('/')
+            .map(decodeURIComponent)
+            .join('/');
+    return (
+      <ObjectDetailsPage key={`${bucket}/${object}`} project={projectId} bucket={bucket} object={object} />
+    );
   }
   if (path === '/storage/browser') {
     return <BucketsPage key={projectId} project={projectId} />;
