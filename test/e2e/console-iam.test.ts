@@ -70,7 +70,17 @@ describe('console: IAM and service accounts', { skip, timeout: 180_000 }, () => 
     });
     const owners = policy.bindings?.find((b) => b.role === 'roles/owner')?.members ?? [];
     assert.ok(owners.includes(`serviceAccount:${email}`), JSON.stringify(policy));
-    await pythonRoundTrip(session.nimbus.url, path, 'console-e2e-python');
+    // The seed's snippet, outside the browser, with the downloaded key: a blob into the seed's bucket,
+    // which the console then lists.
+    const created = await session.api('POST', `/storage/v1/b?project=${PROJECT}`, { name: 'awesome-gcp' });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    if (await pythonRoundTrip(session.nimbus.url, path, 'awesome-gcp', 'models/model.pkl')) {
+      await page.goto(
+        `${session.nimbus.url}/storage/browser/awesome-gcp?project=${PROJECT}&prefix=models%2F`,
+      );
+      await page.getByRole('row', { name: /model\.pkl/ }).waitFor();
+      await page.goBack();
+    }
     await grantRow.getByRole('button', { name: /^Remove/ }).click();
     await grantRow.waitFor({ state: 'detached' });
 

@@ -151,19 +151,24 @@ export async function computeUnavailable(url: string): Promise<string | undefine
 
 /**
  * The seed's snippet outside the browser: Google's Python client, with GOOGLE_APPLICATION_CREDENTIALS
- * set to the key file the console downloaded, creates `bucket` and round-trips a blob in it.
+ * set to the key file the console downloaded, round-trips a blob (`object`) in `bucket`.
  */
-export async function pythonRoundTrip(url: string, keyFile: string, bucket: string): Promise<void> {
+export async function pythonRoundTrip(
+  url: string,
+  keyFile: string,
+  bucket: string,
+  object: string,
+): Promise<boolean> {
   if (!existsSync(PYTHON)) {
     console.log(`# skipping the Python client step: ${PYTHON} is missing (sh scripts/bootstrap.sh)`);
-    return;
+    return false;
   }
   const work = tempDir('nimbus-e2e-python-');
   try {
     const source = join(work, 'seed.txt');
     const target = join(work, 'seed.out');
     writeFileSync(source, 'uploaded with the key the console downloaded\n');
-    const args = { bucket, object: 'seed.txt', source, target, endpoint: url, create: true };
+    const args = { bucket, object, source, target, endpoint: url };
     const { stdout } = await run(PYTHON, [ROUNDTRIP, JSON.stringify(args)], {
       timeout: 60_000,
       env: {
@@ -183,6 +188,7 @@ export async function pythonRoundTrip(url: string, keyFile: string, bucket: stri
     assert.equal(outcome.credentials, 'Credentials', stdout);
     assert.deepEqual(readFileSync(target), readFileSync(source));
     assert.equal(outcome.project, PROJECT, stdout);
+    return true;
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
