@@ -1,7 +1,17 @@
 import { useEffect, useState, type SyntheticEvent } from 'react';
-import { call, enc, errorText, type Project, type ServiceInfo } from '../api.ts';
+import { call, enc, errorText, type Bucket, type Project, type ServiceInfo } from '../api.ts';
 import { ErrorBox, Loading } from '../components.tsx';
 import { useI18n, type MessageKey } from '../i18n.ts';
+import {
+  diskMonthlyUsd,
+  formatUsd,
+  HOURS_PER_MONTH,
+  machineHourlyUsd,
+  PRICE_SOURCES,
+  regionOfZone,
+  storageMonthlyUsd,
+} from '../pricing.ts';
+import '../styles/home.css';
 
 /** Internal plugins that are not services a user manages. */
 const HIDDEN = new Set(['nimbus', 'longrunning', 'metadata', 'testbench']);
@@ -130,6 +140,463 @@ function CreateProjectForm(props: { onCreated: (projectId: string) => void }) {
   );
 }
 
+// --- Estimated monthly cost ------------------------------------------------------------------------
+// Built from the project's resources (aggregated instance and disk lists, buckets and their object
+// sizes) and the public list prices in ../pricing.ts. Every list is read a bounded number of pages,
+// so a project with thousands of objects never freezes the page: past a cap the card says "at least".
+
+/** Aggregated lists: pages of 500 read at most (5,000 instances, 5,000 disks). */
+const AGGREGATED_PAGE_SIZE = 500;
+const AGGREGATED_PAGES = 10;
+/** Buckets whose objects are summed, and pages of 1,000 objects read per bucket. */
+const BUCKET_CAP = 20;
+const OBJECT_PAGE_SIZE = 1000;
+const OBJECT_PAGES = 10;
+
+interface CostInstance {
+  name: string;
+  zone: string;
+  status: string;
+  machineType?: string;
+  disks?: { source?: string }[];
+}
+
+interface CostDisk {
+  name: string;
+  zone: string;
+  sizeGb?: string;
+  type?: string;
+}
+
+type CostSection = 'running' | 'stopped' | 'disks' | 'storage';
+
+interface CostLine {
+  section: CostSection;
+  key: string;
+  label: string;
+  /** The details message; `hourly` (a price per hour) is formatted in the page's language. */
+  detail: { key: MessageKey; params: Record<string, string | number>; hourly?: number };
+  /** Undefined: the table has no list price for it. */
+  amount: number | undefined;
+  /** The amount is a lower bound (a listing stopped at its cap). */
+  atLeast: boolean;
+}
+
+interface Estimate {
+  lines: CostLine[];
+  /** Sum of the priced lines. */
+  total: number;
+  /** Some list stopped at its cap, so the total is a lower bound. */
+  atLeast: boolean;
+  bucketsCapped: boolean;
+  instancesCapped: boolean;
+  errors: { section: CostSection; error: unknown }[];
+}
+
+const SECTIONS: { section: CostSection; key: MessageKey }[] = [
+  { section: 'running', key: 'home.cost.running' },
+  { section: 'stopped', key: 'home.cost.stopped' },
+  { section: 'disks', key: 'home.cost.disks' },
+  { section: 'storage', key: 'home.cost.storage' },
+];
+
+const lastOf = (url: string | undefined): string => url?.split('/').pop() ?? '';
+
+/** `zone/name` of a disk, from its resource or from an instance's `disks[].source` URL. */
+const diskKey = (zone: string, name: string): string => `${lastOf(zone)}/${name}`;
+
+function sourceKey(source: string | undefined): string | undefined {
+  const match = /zones\/([^/]+)\/disks\/([^/?]+)$/.exec(source ?? '');
+  return match === null ? undefined : `${match[1] ?? ''}/${match[2] ?? ''}`;
+}
+
+/** Every item of an aggregated list (`items: { "zones/Z": { field: [...] } }`), up to the page cap. */
+async function aggregatedList(path: string, field: string): Promise<{ items: unknown[]; capped: boolean }> {
+  const items: unknown[] = [];
+  let token: string | undefined;
+  for (let page = 0; page < AGGREGATED_PAGES; page += 1) {
+    const query = `maxResults=${String(AGGREGATED_PAGE_SIZE)}${token === undefined ? '' : `&pageToken=${enc(token)}`}`;
+    const r = await call<{ items?: Record<string, Record<string, unknown>>; nextPageToken?: string }>(
+      'GET',
+      `${path}?${query}`,
+    );
+    for (const scope of Object.values(r.items ?? {})) {
+      const values = scope[field];
+      if (Array.isArray(values)) {
+        items.push(...(values as unknown[]));
+      }
+    }
+    token = r.nextPageToken;
+    if (token === undefined) {
+      return { items, capped: false };
+    }
+  }
+  return { items, capped: true };
+}
+
+/** Bytes stored in a bucket, summed from its object listing (at most OBJECT_PAGES pages). */
+async function bucketBytes(bucket: string): Promise<{ bytes: number; capped: boolean }> {
+  let bytes = 0;
+  let token: string | undefined;
+  for (let page = 0; page < OBJECT_PAGES; page += 1) {
+    const r = await call<{ items?: { size?: string }[]; nextPageToken?: string }>(
+      'GET',
+      `/storage/v1/b/${enc(bucket)}/o?fields=${enc('items(size),nextPageToken')}&maxResults=${String(OBJECT_PAGE_SIZE)}${
+        token === undefined ? '' : `&pageToken=${enc(token)}`
+      }`,
+    );
+    for (const item of r.items ?? []) {
+      const size = Number(item.size ?? 0);
+      bytes += Number.isFinite(size) ? size : 0;
+    }
+    token = r.nextPageToken;
+    if (token === undefined) {
+      return { bytes, capped: false };
+    }
+  }
+  return { bytes, capped: true };
+}
+
+function formatBytes(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${unit === 0 ? String(value) : value.toFixed(1)} ${units[unit] ?? 'B'}`;
+}
+
+function formatHourly(amount: number, language: string): string {
+  return new Intl.NumberFormat(language === 'ko' ? 'ko-KR' : 'en-US', {
+    style: 'currency',
+    currency: 'USD',
+    minimumFractionDigits: 2,
+    maximumFractionDigits: 4,
+  }).format(amount);
+}
+
+const sum = (values: (number | undefined)[]): number | undefined =>
+  values.some((v) => v === undefined) ? undefined : values.reduce<number>((a, v) => a + (v ?? 0), 0);
+
+async function computeLines(project: string): Promise<{ lines: CostLine[]; capped: boolean }> {
+  const base = `/compute/v1/projects/${enc(project)}`;
+  const [instanceList, diskList] = await Promise.all([
+    aggregatedList(`${base}/aggregated/instances`, 'instances'),
+    aggregatedList(`${base}/aggregated/disks`, 'disks'),
+  ]);
+  const instances = { ...instanceList, items: instanceList.items as CostInstance[] };
+  const disks = { ...diskList, items: diskList.items as CostDisk[] };
+  const lines: CostLine[] = [];
+  const disksByKey = new Map(disks.items.map((d) => [diskKey(d.zone, d.name), d]));
+  const diskPrice = (disk: CostDisk): number | undefined =>
+    diskMonthlyUsd(disk.type ?? '', Number(disk.sizeGb ?? 0), regionOfZone(lastOf(disk.zone)));
+
+  // Running VMs, grouped by machine type and region.
+  const running = new Map<string, { type: string; region: string; count: number }>();
+  const stoppedDisks = new Set<string>();
+  for (const instance of instances.items) {
+    const region = regionOfZone(lastOf(instance.zone));
+    if (instance.status === 'TERMINATED' || instance.status === 'SUSPENDED') {
+      const own = (instance.disks ?? [])
+        .map((d) => sourceKey(d.source))
+        .flatMap((key) => (key === undefined ? [] : [key]));
+      const found = own.flatMap((key) => {
+        const disk = disksByKey.get(key);
+        return disk === undefined ? [] : [disk];
+      });
+      own.forEach((key) => stoppedDisks.add(key));
+      const gb = found.reduce((a, d) => a + Number(d.sizeGb ?? 0), 0);
+      lines.push({
+        section: 'stopped',
+        key: `stopped/${lastOf(instance.zone)}/${instance.name}`,
+        label: `${instance.name} (${lastOf(instance.zone)})`,
+        detail: { key: 'home.cost.stoppedDetail', params: { disks: found.length, gb } },
+        amount: sum(found.map(diskPrice)),
+        atLeast: false,
+      });
+      continue;
+    }
+    const type = lastOf(instance.machineType);
+    const key = `${type}@${region}`;
+    const group = running.get(key) ?? { type, region, count: 0 };
+    group.count += 1;
+    running.set(key, group);
+  }
+  for (const [key, group] of [...running.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const hourly = machineHourlyUsd(group.type, group.region);
+    lines.push({
+      section: 'running',
+      key: `running/${key}`,
+      label: `${group.type} · ${group.region}`,
+      detail:
+        hourly === undefined
+          ? { key: 'home.instances', params: { n: group.count } }
+          : {
+              key: 'home.cost.runningDetail',
+              params: { count: group.count, hours: HOURS_PER_MONTH },
+              hourly,
+            },
+      amount: hourly === undefined ? undefined : group.count * hourly * HOURS_PER_MONTH,
+      atLeast: false,
+    });
+  }
+
+  // Every other disk (of running VMs, or attached to nothing), grouped by type and region.
+  const diskGroups = new Map<string, { type: string; region: string; disks: CostDisk[] }>();
+  for (const disk of disks.items) {
+    if (stoppedDisks.has(diskKey(disk.zone, disk.name))) {
+      continue;
+    }
+    const type = lastOf(disk.type);
+    const region = regionOfZone(lastOf(disk.zone));
+    const key = `${type}@${region}`;
+    const group = diskGroups.get(key) ?? { type, region, disks: [] };
+    group.disks.push(disk);
+    diskGroups.set(key, group);
+  }
+  for (const [key, group] of [...diskGroups.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    lines.push({
+      section: 'disks',
+      key: `disks/${key}`,
+      label: `${group.type} · ${group.region}`,
+      detail: {
+        key: 'home.cost.disksDetail',
+        params: { count: group.disks.length, gb: group.disks.reduce((a, d) => a + Number(d.sizeGb ?? 0), 0) },
+      },
+      amount: sum(group.disks.map(diskPrice)),
+      atLeast: false,
+    });
+  }
+  return { lines, capped: instances.capped || disks.capped };
+}
+
+async function storageLines(project: string): Promise<{ lines: CostLine[]; capped: boolean }> {
+  const r = await call<{ items?: Bucket[]; nextPageToken?: string }>(
+    'GET',
+    `/storage/v1/b?project=${enc(project)}&maxResults=${String(BUCKET_CAP)}`,
+  );
+  const buckets = r.items ?? [];
+  const sizes = await Promise.all(buckets.map((b) => bucketBytes(b.name)));
+  const groups = new Map<
+    string,
+    { storageClass: string; location: string; count: number; bytes: number; capped: boolean }
+  >();
+  buckets.forEach((bucket, index) => {
+    const storageClass = (bucket.storageClass ?? 'STANDARD').toUpperCase();
+    const location = (bucket.location ?? 'US').toUpperCase();
+    const key = `${storageClass}@${location}`;
+    const group = groups.get(key) ?? { storageClass, location, count: 0, bytes: 0, capped: false };
+    const size = sizes[index] ?? { bytes: 0, capped: false };
+    group.count += 1;
+    group.bytes += size.bytes;
+    group.capped ||= size.capped;
+    groups.set(key, group);
+  });
+  const lines = [...groups.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([key, group]): CostLine => ({
+      section: 'storage',
+      key: `storage/${key}`,
+      label: `${group.storageClass} · ${group.location}`,
+      detail: group.capped
+        ? {
+            key: 'home.cost.storageDetailAtLeast',
+            params: {
+              count: group.count,
+              size: formatBytes(group.bytes),
+              objects: OBJECT_PAGES * OBJECT_PAGE_SIZE,
+            },
+          }
+        : { key: 'home.cost.storageDetail', params: { count: group.count, size: formatBytes(group.bytes) } },
+      amount: storageMonthlyUsd(group.storageClass, group.location, group.bytes),
+      atLeast: group.capped,
+    }));
+  return { lines, capped: r.nextPageToken !== undefined };
+}
+
+async function estimate(project: string): Promise<Estimate> {
+  const [compute, storage] = await Promise.allSettled([computeLines(project), storageLines(project)]);
+  const errors: Estimate['errors'] = [];
+  const lines: CostLine[] = [];
+  if (compute.status === 'fulfilled') {
+    lines.push(...compute.value.lines);
+  } else {
+    errors.push({ section: 'running', error: compute.reason });
+  }
+  if (storage.status === 'fulfilled') {
+    lines.push(...storage.value.lines);
+  } else {
+    errors.push({ section: 'storage', error: storage.reason });
+  }
+  const instancesCapped = compute.status === 'fulfilled' && compute.value.capped;
+  const bucketsCapped = storage.status === 'fulfilled' && storage.value.capped;
+  return {
+    lines,
+    total: lines.reduce((a, line) => a + (line.amount ?? 0), 0),
+    atLeast: instancesCapped || bucketsCapped || lines.some((line) => line.atLeast) || errors.length > 0,
+    bucketsCapped,
+    instancesCapped,
+    errors,
+  };
+}
+
+function CostCard(props: { project: string }) {
+  const { t, language } = useI18n();
+  const [result, setResult] = useState<Estimate | undefined>();
+  const [error, setError] = useState<unknown>();
+  const [version, setVersion] = useState(0);
+  useEffect(() => {
+    let live = true;
+    setResult(undefined);
+    setError(undefined);
+    estimate(props.project).then(
+      (value) => {
+        if (live) {
+          setResult(value);
+        }
+      },
+      (failure: unknown) => {
+        if (live) {
+          setError(failure);
+        }
+      },
+    );
+    return () => {
+      live = false;
+    };
+  }, [props.project, version]);
+
+  const money = (amount: number | undefined, atLeast: boolean): string =>
+    amount === undefined
+      ? t('home.cost.noPrice')
+      : atLeast
+        ? t('home.cost.atLeast', { amount: formatUsd(amount, language) })
+        : formatUsd(amount, language);
+  const unpriced = result?.lines.filter((line) => line.amount === undefined).length ?? 0;
+  const link = (href: string, key: MessageKey) => (
+    <a href={href} target="_blank" rel="noreferrer">
+      {t(key)}
+      <span className="visually-hidden"> {t('home.cost.newTab')}</span>
+    </a>
+  );
+
+  return (
+    <section
+      className="card cost"
+      aria-labelledby="cost-title"
+      aria-busy={result === undefined && error === undefined}
+    >
+      <div className="cost-head">
+        <h2 id="cost-title">{t('home.cost.title')}</h2>
+        <button
+          type="button"
+          onClick={() => {
+            setVersion((v) => v + 1);
+          }}
+        >
+          {t('home.cost.refresh')}
+        </button>
+      </div>
+      {error !== undefined && (
+        <ErrorBox
+          error={error}
+          onRetry={() => {
+            setVersion((v) => v + 1);
+          }}
+        />
+      )}
+      {result === undefined && error === undefined && <Loading />}
+      {result !== undefined && (
+        <>
+          <p className="cost-total">
+            <span>{t('home.cost.total')}</span>{' '}
+            <strong data-testid="cost-total">{money(result.total, result.atLeast)}</strong>
+          </p>
+          {result.errors.map((e) => (
+            <p key={e.section} role="alert" className="error-text">
+              {t('home.cost.sectionError', {
+                section: t(e.section === 'storage' ? 'home.cost.storage' : 'home.cost.running'),
+                message: errorText(e.error),
+              })}
+            </p>
+          ))}
+          {result.lines.length === 0 && result.errors.length === 0 && <p>{t('home.cost.empty')}</p>}
+          {result.lines.length > 0 && (
+            <div className="table-wrap">
+              <table className="cost-table">
+                <thead>
+                  <tr>
+                    <th scope="col">{t('home.cost.item')}</th>
+                    <th scope="col">{t('home.cost.details')}</th>
+                    <th scope="col" className="cost-amount">
+                      {t('home.cost.perMonth')}
+                    </th>
+                  </tr>
+                </thead>
+                {SECTIONS.map(({ section, key }) => {
+                  const lines = result.lines.filter((line) => line.section === section);
+                  if (lines.length === 0) {
+                    return null;
+                  }
+                  return (
+                    <tbody key={section} data-testid={`cost-${section}`}>
+                      <tr className="cost-section">
+                        <th scope="colgroup" colSpan={3}>
+                          {t(key)}
+                        </th>
+                      </tr>
+                      {section === 'stopped' && (
+                        <tr>
+                          <td colSpan={3} className="warn cost-warning">
+                            {t('home.cost.stoppedWarning')}
+                          </td>
+                        </tr>
+                      )}
+                      {lines.map((line) => (
+                        <tr key={line.key}>
+                          <td>
+                            <code>{line.label}</code>
+                          </td>
+                          <td>
+                            {t(line.detail.key, {
+                              ...line.detail.params,
+                              ...(line.detail.hourly === undefined
+                                ? {}
+                                : { hourly: formatHourly(line.detail.hourly, language) }),
+                            })}
+                          </td>
+                          <td className={line.amount === undefined ? 'cost-amount muted' : 'cost-amount'}>
+                            {money(line.amount, line.atLeast)}
+                          </td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  );
+                })}
+              </table>
+            </div>
+          )}
+          {unpriced > 0 && <p className="muted">{t('home.cost.unpriced', { n: unpriced })}</p>}
+          {result.instancesCapped && (
+            <p className="muted">
+              {t('home.cost.instancesCapped', { n: AGGREGATED_PAGES * AGGREGATED_PAGE_SIZE })}
+            </p>
+          )}
+          {result.bucketsCapped && <p className="muted">{t('home.cost.bucketsCapped', { n: BUCKET_CAP })}</p>}
+        </>
+      )}
+      <p className="muted cost-note">{t('home.cost.note', { date: PRICE_SOURCES.retrieved })}</p>
+      <p className="muted cost-note">
+        {t('home.cost.sources')} {link(PRICE_SOURCES.compute, 'home.cost.sourceCompute')} ·{' '}
+        {link(PRICE_SOURCES.disks, 'home.cost.sourceDisks')} ·{' '}
+        {link(PRICE_SOURCES.storage, 'home.cost.sourceStorage')}
+      </p>
+    </section>
+  );
+}
+
 export function HomePage(props: {
   project: Project | undefined;
   projectsError: unknown;
@@ -171,6 +638,7 @@ export function HomePage(props: {
           </dl>
         </section>
       )}
+      {project !== undefined && <CostCard project={project.projectId} />}
       <CreateProjectForm onCreated={props.onProjectCreated} />
       <section className="card" aria-labelledby="resources">
         <h2 id="resources">{t('home.resources')}</h2>
