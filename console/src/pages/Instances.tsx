@@ -1,54 +1,92 @@
 import { useEffect, useState, type SyntheticEvent } from 'react';
-import { call, enc } from '../api.ts';
-import { ErrorBox, Loading, Pager } from '../components.tsx';
+import { call, enc, type Project, type ServiceAccount } from '../api.ts';
+import { ErrorBox, Link, Loading, Pager } from '../components.tsx';
 import { useI18n } from '../i18n.ts';
 import { usePaged } from '../paging.ts';
+import '../styles/compute.css';
+import {
+  actionEnabled,
+  CLOUD_PLATFORM_SCOPE,
+  computeBase,
+  confirmAndAct,
+  DEFAULT_SCOPES,
+  describeMachineType,
+  detailsRoute,
+  last,
+  MOVING,
+  openSsh,
+  takeListWatch,
+  type Instance,
+  type MachineType,
+  type Verb,
+} from './compute-common.ts';
 
 const PAGE_SIZE = 50;
-/** States an instance passes through on its way somewhere: the list refreshes while one shows. */
-const MOVING = new Set(['PROVISIONING', 'STAGING', 'STOPPING', 'SUSPENDING', 'REPAIRING']);
+const DEFAULT_REGION = 'asia-northeast3';
+const DEFAULT_ZONE = 'asia-northeast3-a';
 const IMAGES = [
   { label: 'Debian 12', value: 'projects/debian-cloud/global/images/family/debian-12' },
   { label: 'BusyBox', value: 'projects/nimbus-images/global/images/family/busybox' },
 ];
+/** The select's value for the Compute Engine default service account (its email may not be known yet). */
+const DEFAULT_ACCOUNT = 'default';
+const NO_ACCOUNT = '';
+const VERBS: readonly Verb[] = ['start', 'stop', 'reset', 'delete'];
 
-interface Instance {
+interface Zone {
   name: string;
-  zone: string;
-  status: string;
-  machineType?: string;
-  networkInterfaces?: { networkIP?: string; accessConfigs?: { natIP?: string }[] }[];
+  region: string;
 }
-
-interface MachineType {
-  name: string;
-  guestCpus?: number;
-  memoryMb?: number;
-}
-
-const last = (url: string | undefined): string => url?.split('/').pop() ?? '';
 
 function CreateForm(props: { project: string; onCreated: () => void }) {
   const { t } = useI18n();
-  const base = `/compute/v1/projects/${enc(props.project)}`;
-  const [zones, setZones] = useState<string[]>([]);
-  const [zone, setZone] = useState('asia-northeast3-a');
+  const base = computeBase(props.project);
+  const [zones, setZones] = useState<Zone[]>([]);
+  const [region, setRegion] = useState(DEFAULT_REGION);
+  const [zone, setZone] = useState(DEFAULT_ZONE);
   const [types, setTypes] = useState<MachineType[]>([]);
   const [machineType, setMachineType] = useState('e2-micro');
   const [image, setImage] = useState(IMAGES[0]?.value ?? '');
   const [name, setName] = useState('');
   const [startup, setStartup] = useState('');
+  const [defaultEmail, setDefaultEmail] = useState<string | undefined>();
+  const [accounts, setAccounts] = useState<ServiceAccount[]>([]);
+  const [account, setAccount] = useState(DEFAULT_ACCOUNT);
+  const [fullAccess, setFullAccess] = useState(false);
+  const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
+
   useEffect(() => {
-    call<{ items?: { name: string }[] }>('GET', `${base}/zones?maxResults=500`).then(
+    call<{ items?: { name: string; region?: string }[] }>('GET', `${base}/zones?maxResults=500`).then(
       (r) => {
-        setZones((r.items ?? []).map((z) => z.name));
+        setZones((r.items ?? []).map((z) => ({ name: z.name, region: last(z.region) })));
       },
       (failure: unknown) => {
         setError(failure);
       },
     );
   }, [base]);
+  useEffect(() => {
+    // The default account is named after the project number; the project's own accounts follow.
+    // Either may be refused (a viewer): the choices then fall back to "default" and "none".
+    call<Project>('GET', `/v1/projects/${enc(props.project)}`).then(
+      (p) => {
+        if (p.projectNumber !== undefined) {
+          setDefaultEmail(`${p.projectNumber}-compute@developer.gserviceaccount.com`);
+        }
+      },
+      () => undefined,
+    );
+    call<{ accounts?: ServiceAccount[] }>(
+      'GET',
+      `/v1/projects/${enc(props.project)}/serviceAccounts?pageSize=100`,
+    ).then(
+      (r) => {
+        setAccounts((r.accounts ?? []).filter((a) => a.disabled !== true));
+      },
+      () => undefined,
+    );
+  }, [props.project]);
   useEffect(() => {
     call<{ items?: MachineType[] }>('GET', `${base}/zones/${enc(zone)}/machineTypes?maxResults=500`).then(
       (r) => {
@@ -59,9 +97,23 @@ function CreateForm(props: { project: string; onCreated: () => void }) {
       },
     );
   }, [base, zone]);
+
+  const regions = [...new Set([region, ...zones.map((z) => z.region)])].sort();
+  const regionZones = zones.filter((z) => z.region === region).map((z) => z.name);
+  const zoneChoices = regionZones.includes(zone) ? regionZones : [zone, ...regionZones];
+  const others = accounts.filter((a) => a.email !== defaultEmail);
+
+  const changeRegion = (next: string): void => {
+    setRegion(next);
+    const inRegion = zones.filter((z) => z.region === next).map((z) => z.name);
+    setZone(inRegion.includes(`${next}-a`) ? `${next}-a` : (inRegion[0] ?? zone));
+  };
+
   const submit = async (event: SyntheticEvent): Promise<void> => {
     event.preventDefault();
     setError(undefined);
+    setBusy(true);
+    const email = account === DEFAULT_ACCOUNT ? (defaultEmail ?? 'default') : account;
     try {
       await call('POST', `${base}/zones/${enc(zone)}/instances`, {
         name,
@@ -70,18 +122,23 @@ function CreateForm(props: { project: string; onCreated: () => void }) {
         networkInterfaces: [
           { network: 'global/networks/default', accessConfigs: [{ type: 'ONE_TO_ONE_NAT' }] },
         ],
+        serviceAccounts:
+          account === NO_ACCOUNT
+            ? []
+            : [{ email, scopes: fullAccess ? [CLOUD_PLATFORM_SCOPE] : DEFAULT_SCOPES }],
         ...(startup === '' ? {} : { metadata: { items: [{ key: 'startup-script', value: startup }] } }),
       });
       setName('');
       props.onCreated();
     } catch (failure) {
       setError(failure);
+    } finally {
+      setBusy(false);
     }
   };
-  const describe = (m: MachineType): string =>
-    `${m.name} (${t('vm.shape', { cpus: m.guestCpus ?? 0, memory: ((m.memoryMb ?? 0) / 1024).toFixed(1) })})`;
+
   return (
-    <form className="card form" onSubmit={(event) => void submit(event)} aria-labelledby="vm-create">
+    <form className="card form vm-form" onSubmit={(event) => void submit(event)} aria-labelledby="vm-create">
       <h2 id="vm-create">{t('vm.create')}</h2>
       <label>
         {t('common.name')}
@@ -89,11 +146,26 @@ function CreateForm(props: { project: string; onCreated: () => void }) {
           name="name"
           required
           pattern="[a-z]([-a-z0-9]{0,61}[a-z0-9])?"
+          autoComplete="off"
           value={name}
           onChange={(event) => {
             setName(event.target.value);
           }}
         />
+      </label>
+      <label>
+        {t('vm.region')}
+        <select
+          aria-label={t('vm.region')}
+          value={region}
+          onChange={(event) => {
+            changeRegion(event.target.value);
+          }}
+        >
+          {regions.map((r) => (
+            <option key={r}>{r}</option>
+          ))}
+        </select>
       </label>
       <label>
         {t('vm.zone')}
@@ -104,7 +176,7 @@ function CreateForm(props: { project: string; onCreated: () => void }) {
             setZone(event.target.value);
           }}
         >
-          {(zones.includes(zone) ? zones : [zone, ...zones]).map((z) => (
+          {zoneChoices.map((z) => (
             <option key={z}>{z}</option>
           ))}
         </select>
@@ -120,7 +192,7 @@ function CreateForm(props: { project: string; onCreated: () => void }) {
         >
           {types.map((m) => (
             <option key={m.name} value={m.name}>
-              {describe(m)}
+              {describeMachineType(t, m)}
             </option>
           ))}
         </select>
@@ -142,16 +214,66 @@ function CreateForm(props: { project: string; onCreated: () => void }) {
         </select>
       </label>
       <label>
+        {t('vm.serviceAccount')}
+        <select
+          aria-label={t('vm.serviceAccount')}
+          value={account}
+          onChange={(event) => {
+            setAccount(event.target.value);
+          }}
+        >
+          <option value={DEFAULT_ACCOUNT}>
+            {defaultEmail === undefined
+              ? t('vm.defaultServiceAccount')
+              : `${t('vm.defaultServiceAccount')} (${defaultEmail})`}
+          </option>
+          {others.map((a) => (
+            <option key={a.email} value={a.email}>
+              {a.displayName !== undefined && a.displayName !== ''
+                ? `${a.displayName} (${a.email})`
+                : a.email}
+            </option>
+          ))}
+          <option value={NO_ACCOUNT}>{t('vm.noServiceAccount')}</option>
+        </select>
+      </label>
+      <fieldset className="vm-scopes" disabled={account === NO_ACCOUNT}>
+        <legend>{t('vm.scopes')}</legend>
+        <label>
+          <input
+            type="radio"
+            name="scopes"
+            checked={!fullAccess}
+            onChange={() => {
+              setFullAccess(false);
+            }}
+          />
+          {t('vm.scopesDefault')}
+        </label>
+        <label>
+          <input
+            type="radio"
+            name="scopes"
+            checked={fullAccess}
+            onChange={() => {
+              setFullAccess(true);
+            }}
+          />
+          {t('vm.scopesFull')}
+        </label>
+      </fieldset>
+      <label className="vm-startup">
         {t('vm.startupScript')}
         <textarea
-          rows={1}
+          rows={2}
+          spellCheck={false}
           value={startup}
           onChange={(event) => {
             setStartup(event.target.value);
           }}
         />
       </label>
-      <button type="submit" className="primary">
+      <button type="submit" className="primary" disabled={busy}>
         {t('common.create')}
       </button>
       {error !== undefined && <ErrorBox error={error} />}
@@ -160,8 +282,8 @@ function CreateForm(props: { project: string; onCreated: () => void }) {
 }
 
 export function InstancesPage(props: { project: string }) {
-  const { t } = useI18n();
-  const base = `/compute/v1/projects/${enc(props.project)}`;
+  const { t, language } = useI18n();
+  const base = computeBase(props.project);
   const list = usePaged(async (pageToken) => {
     const query = new URLSearchParams({ maxResults: String(PAGE_SIZE) });
     if (pageToken !== undefined) {
@@ -178,7 +300,7 @@ export function InstancesPage(props: { project: string }) {
   const [error, setError] = useState<unknown>();
   const moving = list.page?.items.some((i) => MOVING.has(i.status)) ?? false;
   // After an action, keep refreshing for a while: its operation may not have started yet.
-  const [watchUntil, setWatchUntil] = useState(0);
+  const [watchUntil, setWatchUntil] = useState(takeListWatch);
   const { reload } = list;
   useEffect(() => {
     if (!moving && watchUntil === 0) {
@@ -195,22 +317,13 @@ export function InstancesPage(props: { project: string }) {
     };
   }, [moving, watchUntil, reload]);
 
-  const act = async (instance: Instance, verb: 'start' | 'stop' | 'reset' | 'delete'): Promise<void> => {
-    const confirmations = {
-      start: '',
-      stop: t('vm.confirmStop', { name: instance.name }),
-      reset: t('vm.confirmReset', { name: instance.name }),
-      delete: t('vm.confirmDelete', { name: instance.name }),
-    };
-    if (confirmations[verb] !== '' && !window.confirm(confirmations[verb])) {
-      return;
-    }
+  const act = async (instance: Instance, verb: Verb): Promise<void> => {
     setError(undefined);
-    const path = `${base}/zones/${enc(last(instance.zone))}/instances/${enc(instance.name)}`;
     try {
-      await call(verb === 'delete' ? 'DELETE' : 'POST', verb === 'delete' ? path : `${path}/${verb}`);
-      setWatchUntil(Date.now() + 30_000);
-      reload();
+      if (await confirmAndAct(t, language, props.project, instance, verb)) {
+        setWatchUntil(Date.now() + 30_000);
+        reload();
+      }
     } catch (failure) {
       setError(failure);
     }
@@ -232,14 +345,18 @@ export function InstancesPage(props: { project: string }) {
       {list.page?.items.length === 0 && list.pageIndex === 0 && <p className="muted">{t('vm.empty')}</p>}
       {list.page !== undefined && list.page.items.length > 0 && (
         <div className="table-wrap">
-          <table aria-label={t('vm.title')}>
+          <table className="vm-table" aria-label={t('vm.title')}>
             <thead>
               <tr>
                 <th scope="col">{t('common.name')}</th>
                 <th scope="col">{t('vm.zone')}</th>
-                <th scope="col">{t('vm.machineType')}</th>
+                <th scope="col" className="hide-narrow">
+                  {t('vm.machineType')}
+                </th>
                 <th scope="col">{t('vm.internalIp')}</th>
-                <th scope="col">{t('vm.externalIp')}</th>
+                <th scope="col" className="hide-narrow">
+                  {t('vm.externalIp')}
+                </th>
                 <th scope="col">{t('common.status')}</th>
                 <th scope="col">{t('common.actions')}</th>
               </tr>
@@ -247,40 +364,38 @@ export function InstancesPage(props: { project: string }) {
             <tbody>
               {list.page.items.map((instance) => {
                 const nic = instance.networkInterfaces?.[0];
-                const running = instance.status === 'RUNNING';
+                const zone = last(instance.zone);
                 return (
                   <tr key={`${instance.zone}/${instance.name}`}>
-                    <td>{instance.name}</td>
-                    <td>{last(instance.zone)}</td>
-                    <td>{last(instance.machineType)}</td>
+                    <td>
+                      <Link to={detailsRoute(zone, instance.name)}>{instance.name}</Link>
+                    </td>
+                    <td>{zone}</td>
+                    <td className="hide-narrow">{last(instance.machineType)}</td>
                     <td>{nic?.networkIP ?? ''}</td>
-                    <td>{nic?.accessConfigs?.[0]?.natIP ?? t('vm.none')}</td>
-                    <td>{instance.status}</td>
+                    <td className="hide-narrow">{nic?.accessConfigs?.[0]?.natIP ?? t('vm.none')}</td>
+                    <td>
+                      <span className={`vm-status vm-status-${instance.status.toLowerCase()}`}>
+                        {instance.status}
+                      </span>
+                    </td>
                     <td>
                       <div className="actions">
                         <button
                           type="button"
-                          disabled={!running}
+                          disabled={!actionEnabled(instance.status, 'ssh')}
                           onClick={() => {
-                            const path = `/compute/instances/ssh/${enc(last(instance.zone))}/${enc(instance.name)}`;
-                            window.open(
-                              `${path}?project=${enc(props.project)}`,
-                              `ssh-${instance.name}`,
-                              'popup,width=900,height=600',
-                            );
+                            openSsh(props.project, zone, instance.name);
                           }}
                           aria-label={`${t('vm.ssh')}: ${instance.name}`}
                         >
                           {t('vm.ssh')}
                         </button>
-                        {(['start', 'stop', 'reset', 'delete'] as const).map((verb) => (
+                        {VERBS.map((verb) => (
                           <button
                             key={verb}
                             type="button"
-                            disabled={
-                              (verb === 'start' && instance.status !== 'TERMINATED') ||
-                              ((verb === 'stop' || verb === 'reset') && !running)
-                            }
+                            disabled={!actionEnabled(instance.status, verb)}
                             onClick={() => void act(instance, verb)}
                             aria-label={`${t(`vm.${verb}`)}: ${instance.name}`}
                           >

@@ -32,7 +32,7 @@ export function TerminalPage(props: { project: string; zone: string; name: strin
     }
     let disposed = false;
     let socket: WebSocket | undefined;
-    const term = new Terminal({ cursorBlink: true, fontSize: 14, convertEol: false });
+    const term = new Terminal({ cursorBlink: true, fontSize: 14, lineHeight: 1.15, convertEol: false });
     const fit = new FitAddon();
     term.loadAddon(fit);
     term.open(element);
