@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { vpcFor } from '../../src/services/compute/vpc/index.ts';
 import { jsonCaller, startTestApp, type Json, type TestApp } from '../helpers.ts';
 
 const P = 'nimbus-local';
@@ -445,5 +446,230 @@ describe('Compute VPC API', () => {
     assert.equal(denied.status, 403);
     assert.equal((await asStranger('GET', `${BASE}/global/networks`)).status, 403);
     assert.equal((await call('GET', `${BASE}/global/firewalls/sneaky`)).status, 404);
+  });
+});
+
+describe('Compute VPC API: the edits the console makes', () => {
+  let t: TestApp;
+  let call: ReturnType<typeof jsonCaller>;
+  /** Networks the service reported as changed (what the dataplane resynchronises). */
+  const changes: string[] = [];
+  before(async () => {
+    t = await startTestApp();
+    call = jsonCaller(t);
+    vpcFor(t.platform).service.onChange((project, network) => {
+      changes.push(`${project}/${network}`);
+    });
+    const made = [
+      await call('POST', `${BASE}/global/networks`, { name: 'edits', autoCreateSubnetworks: false }),
+      await call('POST', `${BASE}/regions/asia-northeast3/subnetworks`, {
+        name: 'edits-seoul',
+        network: `projects/${P}/global/networks/edits`,
+        ipCidrRange: '10.20.0.0/24',
+      }),
+      await call('POST', `${BASE}/global/firewalls`, {
+        name: 'edits-web',
+        network: 'global/networks/edits',
+        sourceRanges: ['10.0.0.0/8'],
+        targetTags: ['web'],
+        priority: 900,
+        allowed: [{ IPProtocol: 'tcp', ports: ['8080'] }],
+      }),
+    ];
+    assert.deepEqual(
+      made.map((r) => r.status),
+      [200, 200, 200],
+    );
+  });
+  after(async () => {
+    await t.dispose();
+  });
+
+  const items = (body: Json): Json[] => (body.items as Json[] | undefined) ?? [];
+  const message = (body: Json): string => (body.error as { message?: string } | undefined)?.message ?? '';
+  const RULE = `${BASE}/global/firewalls/edits-web`;
+
+  it('patches a firewall rule: given fields change, the rest stays, the dataplane is told', async () => {
+    changes.length = 0;
+    const op = await call('PATCH', RULE, { allowed: [{ IPProtocol: 'tcp', ports: ['8080', '8443'] }] });
+    assert.equal(op.status, 200);
+    assert.equal(op.body.kind, 'compute#operation');
+    assert.equal(op.body.operationType, 'patch');
+    assert.equal(op.body.status, 'DONE');
+    assert.match(String(op.body.targetLink), /\/global\/firewalls\/edits-web$/);
+    assert.deepEqual(changes, [`${P}/edits`]);
+    const rule = (await call('GET', RULE)).body;
+    assert.deepEqual(rule.allowed, [{ IPProtocol: 'tcp', ports: ['8080', '8443'] }]);
+    assert.deepEqual(rule.sourceRanges, ['10.0.0.0/8']);
+    assert.deepEqual(rule.targetTags, ['web']);
+    assert.equal(rule.priority, 900);
+
+    // Denying instead of allowing: the patch's `denied` replaces `allowed`.
+    assert.equal((await call('PATCH', RULE, { denied: [{ IPProtocol: 'udp', ports: ['53'] }] })).status, 200);
+    const denied = (await call('GET', RULE)).body;
+    assert.equal(denied.allowed, undefined);
+    assert.deepEqual(denied.denied, [{ IPProtocol: 'udp', ports: ['53'] }]);
+    // An empty list clears a field.
+    assert.equal((await call('PATCH', RULE, { targetTags: [] })).status, 200);
+    assert.equal((await call('GET', RULE)).body.targetTags, undefined);
+  });
+
+  it('updates (PUT) a firewall rule as a whole', async () => {
+    changes.length = 0;
+    const op = await call('PUT', RULE, {
+      name: 'edits-web',
+      network: `projects/${P}/global/networks/edits`,
+      allowed: [{ IPProtocol: 'tcp', ports: ['443'] }],
+    });
+    assert.equal(op.status, 200);
+    assert.equal(op.body.operationType, 'update');
+    assert.deepEqual(changes, [`${P}/edits`]);
+    const rule = (await call('GET', RULE)).body;
+    assert.deepEqual(rule.allowed, [{ IPProtocol: 'tcp', ports: ['443'] }]);
+    assert.equal(rule.priority, 1000, 'fields the body leaves out return to their defaults');
+    assert.deepEqual(rule.sourceRanges, ['0.0.0.0/0']);
+    assert.equal(rule.denied, undefined);
+  });
+
+  it('refuses bad firewall edits with 4xx and leaves the rule as it was', async () => {
+    const before = (await call('GET', RULE)).body;
+    const cases: [string, Json, number, RegExp][] = [
+      ['PATCH', { name: 'renamed' }, 400, /name of a firewall rule cannot be changed/],
+      ['PUT', { name: 'renamed', allowed: [{ IPProtocol: 'tcp' }] }, 400, /cannot be changed/],
+      ['PATCH', { network: 'global/networks/default' }, 400, /network of a firewall rule cannot be changed/],
+      ['PATCH', { network: 'global/networks/nowhere' }, 400, /cannot be found/],
+      ['PATCH', { priority: 70000 }, 400, /between 0 and 65535/],
+      ['PATCH', { allowed: [{ IPProtocol: 'tcp', ports: ['http'] }] }, 400, /Must be a port/],
+      ['PATCH', { allowed: [{ IPProtocol: 'tcp' }], denied: [{ IPProtocol: 'udp' }] }, 400, /exactly one/],
+      ['PATCH', { sourceRanges: ['10.0.0.0/33'] }, 400, /IPv4 address or CIDR/],
+      ['PATCH', { targetTags: ['Not A Tag'] }, 400, /regex/],
+      ['PATCH', { colour: 'blue' }, 400, /colour/],
+      ['PUT', { name: 'edits-web' }, 400, /exactly one/],
+    ];
+    for (const [method, body, status, pattern] of cases) {
+      const res = await call(method as 'PATCH' | 'PUT', RULE, body);
+      assert.equal(res.status, status, `${method} ${JSON.stringify(body)}`);
+      assert.match(message(res.body), pattern, `${method} ${JSON.stringify(body)}`);
+    }
+    assert.deepEqual((await call('GET', RULE)).body, before);
+    const missing = await call('PATCH', `${BASE}/global/firewalls/nope`, { priority: 10 });
+    assert.equal(missing.status, 404);
+    assert.equal((await call('PUT', `${BASE}/global/firewalls/nope`, { name: 'nope' })).status, 404);
+  });
+
+  it('patches a network description and MTU; refuses renames, mode changes and bad MTUs', async () => {
+    const op = await call('PATCH', `${BASE}/global/networks/edits`, { description: 'shop tier', mtu: 1500 });
+    assert.equal(op.status, 200);
+    assert.equal(op.body.operationType, 'patch');
+    const network = (await call('GET', `${BASE}/global/networks/edits`)).body;
+    assert.equal(network.description, 'shop tier');
+    assert.equal(network.mtu, 1500);
+    assert.equal(network.autoCreateSubnetworks, false);
+    for (const body of [{ name: 'other' }, { autoCreateSubnetworks: true }, { mtu: 9000 }, { mtu: 1200 }]) {
+      const res = await call('PATCH', `${BASE}/global/networks/edits`, body);
+      assert.equal(res.status, 400, JSON.stringify(body));
+    }
+    assert.equal((await call('PATCH', `${BASE}/global/networks/nope`, { description: 'x' })).status, 404);
+    assert.equal((await call('GET', `${BASE}/global/networks/edits`)).body.mtu, 1500);
+  });
+
+  it('sets Private Google Access and expands ranges, refusing bad input', async () => {
+    const subnet = `${BASE}/regions/asia-northeast3/subnetworks/edits-seoul`;
+    const on = await call('POST', `${subnet}/setPrivateIpGoogleAccess`, { privateIpGoogleAccess: true });
+    assert.equal(on.status, 200);
+    assert.equal(on.body.operationType, 'setPrivateIpGoogleAccess');
+    assert.equal((await call('GET', subnet)).body.privateIpGoogleAccess, true);
+    const off = await call('PATCH', subnet, { privateIpGoogleAccess: false });
+    assert.equal(off.status, 200);
+    assert.equal((await call('GET', subnet)).body.privateIpGoogleAccess, false);
+
+    const bad: [string, string, Json, number][] = [
+      ['POST', `${subnet}/setPrivateIpGoogleAccess`, { privateIpGoogleAccess: 'yes' }, 400],
+      ['POST', `${subnet}/setPrivateIpGoogleAccess`, { enabled: true }, 400],
+      ['POST', `${BASE}/regions/asia-northeast3/subnetworks/nope/setPrivateIpGoogleAccess`, {}, 404],
+      ['POST', `${BASE}/regions/mars-north1/subnetworks/edits-seoul/setPrivateIpGoogleAccess`, {}, 404],
+      ['POST', `${subnet}/expandIpCidrRange`, { ipCidrRange: 'ten' }, 400],
+      ['POST', `${subnet}/expandIpCidrRange`, { ipCidrRange: '10.20.0.0/25' }, 400],
+      ['POST', `${subnet}/expandIpCidrRange`, { ipCidrRange: '10.30.0.0/16' }, 400],
+      ['POST', `${subnet}/expandIpCidrRange`, {}, 400],
+    ];
+    for (const [method, url, body, status] of bad) {
+      assert.equal(
+        (await call(method as 'POST', url, body)).status,
+        status,
+        `${url} ${JSON.stringify(body)}`,
+      );
+    }
+    const grown = await call('POST', `${subnet}/expandIpCidrRange`, { ipCidrRange: '10.20.0.0/22' });
+    assert.equal(grown.status, 200);
+    assert.equal((await call('GET', subnet)).body.ipCidrRange, '10.20.0.0/22');
+  });
+
+  it('creates and deletes a static route to the internet gateway; subnet routes stay', async () => {
+    const route = {
+      name: 'edits-egress',
+      network: `projects/${P}/global/networks/edits`,
+      destRange: '192.168.50.0/24',
+      priority: 800,
+      nextHopGateway: `projects/${P}/global/gateways/default-internet-gateway`,
+    };
+    const op = await call('POST', `${BASE}/global/routes`, route);
+    assert.equal(op.status, 200);
+    const created = (await call('GET', `${BASE}/global/routes/edits-egress`)).body;
+    assert.equal(created.destRange, '192.168.50.0/24');
+    assert.equal(created.priority, 800);
+    assert.match(String(created.nextHopGateway), /\/global\/gateways\/default-internet-gateway$/);
+    assert.equal((await call('POST', `${BASE}/global/routes`, route)).status, 409);
+    for (const body of [
+      { ...route, name: 'two-hops', nextHopIp: '10.20.0.5' },
+      { ...route, name: 'bad-dest', destRange: '192.168.50.0' },
+      { ...route, name: 'bad-gateway', nextHopGateway: 'global/gateways/elsewhere' },
+      { ...route, name: 'no-network', network: 'global/networks/nowhere' },
+    ]) {
+      const res = await call('POST', `${BASE}/global/routes`, body);
+      assert.equal(res.status, 400, body.name);
+    }
+    assert.equal((await call('DELETE', `${BASE}/global/routes/edits-egress`)).status, 200);
+    assert.equal((await call('GET', `${BASE}/global/routes/edits-egress`)).status, 404);
+    assert.equal((await call('DELETE', `${BASE}/global/routes/edits-egress`)).status, 404);
+
+    const subnetRoute = items((await call('GET', `${BASE}/global/routes`)).body).find(
+      (r) => String(r.network).endsWith('/networks/edits') && r.routeType === 'SUBNET',
+    );
+    assert.ok(subnetRoute);
+    const refused = await call('DELETE', `${BASE}/global/routes/${String(subnetRoute.name)}`);
+    assert.equal(refused.status, 400);
+  });
+
+  it('pages through aggregated subnetworks with maxResults and pageToken', async () => {
+    const seen: string[] = [];
+    let token: string | undefined;
+    let pages = 0;
+    do {
+      const query = new URLSearchParams({ maxResults: '5' });
+      if (token !== undefined) {
+        query.set('pageToken', token);
+      }
+      const res = await call('GET', `${BASE}/aggregated/subnetworks?${query.toString()}`);
+      assert.equal(res.status, 200);
+      const scopes = res.body.items as Record<string, { subnetworks?: Json[]; warning?: Json }>;
+      const onPage = Object.values(scopes).flatMap((scope) => scope.subnetworks ?? []);
+      assert.ok(onPage.length <= 5);
+      assert.ok(Object.values(scopes).every((scope) => scope.subnetworks !== undefined || scope.warning));
+      seen.push(...onPage.map((s) => `${String(s.region).split('/').pop() ?? ''}/${String(s.name)}`));
+      token = res.body.nextPageToken as string | undefined;
+      pages += 1;
+    } while (token !== undefined && pages < 20);
+    const all = Object.values(
+      (await call('GET', `${BASE}/aggregated/subnetworks`)).body.items as Record<
+        string,
+        { subnetworks?: Json[] }
+      >,
+    ).flatMap((scope) => scope.subnetworks ?? []);
+    assert.equal(seen.length, all.length);
+    assert.equal(new Set(seen).size, seen.length);
+    assert.ok(seen.includes('asia-northeast3/edits-seoul'));
+    assert.ok(pages > 1);
+    assert.equal((await call('GET', `${BASE}/aggregated/subnetworks?pageToken=garbage`)).status, 400);
   });
 });

@@ -97,8 +97,11 @@ export function registerVpcRoutes(
     return out;
   };
 
-  /** aggregatedList: items keyed `regions/R`, empty scopes carry Google's NO_RESULTS_ON_PAGE warning. */
-  const aggregated = <T extends { region: string }>(
+  /**
+   * aggregatedList: one page (maxResults, pageToken; ordered by region, then name) keyed `regions/R`;
+   * scopes without items on the page carry Google's NO_RESULTS_ON_PAGE warning.
+   */
+  const aggregated = <T extends { region: string; name: string }>(
     request: FastifyRequest,
     project: string,
     items: T[],
@@ -106,9 +109,21 @@ export function registerVpcRoutes(
     kind: string,
     present: (item: T) => Wire,
   ): Wire => {
+    const keyOf = (item: T): string => `${item.region}/${item.name}`;
+    const sorted = [...items].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
+    const page = paginate(
+      {
+        pageSize: intParam(queryOf(request).maxResults, 'maxResults'),
+        pageToken: stringParam(queryOf(request).pageToken),
+      },
+      keyOf,
+      (after, limit) => sorted.filter((item) => after === undefined || keyOf(item) > after).slice(0, limit),
+      undefined,
+      500,
+    );
     const scoped: Record<string, Wire> = {};
     for (const region of REGIONS.map((r) => r.name)) {
-      const mine = items.filter((item) => item.region === region);
+      const mine = page.items.filter((item) => item.region === region);
       scoped[`regions/${region}`] =
         mine.length > 0
           ? { [field]: mine.map(present) }
@@ -120,12 +135,16 @@ export function registerVpcRoutes(
               },
             };
     }
-    return {
+    const out: Wire = {
       kind,
       id: `projects/${project}/aggregated/${field}`,
       items: scoped,
       selfLink: computeLink(baseUrl(request), `projects/${project}/aggregated/${field}`),
     };
+    if (page.nextPageToken !== undefined) {
+      out.nextPageToken = page.nextPageToken;
+    }
+    return out;
   };
 
   const operation = async (
