@@ -5,6 +5,7 @@ import { baseUrl, paramsOf, parseBody, queryOf, stringParam } from '../../core/h
 import type { Platform } from '../../core/platform.ts';
 import { AclStore, checkAclsAllowed, checkEntity, checkRole, presentAclEntry } from './acl.ts';
 import type { ObjectsService } from './objects.ts';
+import { refusePublicEntities } from './public-access.ts';
 import { bucketResource } from './routes.ts';
 import type { BucketsService } from './service.ts';
 
@@ -76,6 +77,7 @@ export function objectAclDispatcher(
       if (method === 'POST') {
         const body = parseBody(AclBody, request.body, false);
         const entry = { entity: checkEntity(body.entity), role: checkRole(body.role) };
+        refusePublicEntities(bucket, [entry.entity]);
         const version = acls.set(record, bucket, entry);
         return presentAclEntry(base, record, entry, version);
       }
@@ -97,6 +99,7 @@ export function objectAclDispatcher(
           });
         }
         acls.get(record, bucket, entity);
+        refusePublicEntities(bucket, [entity]);
         const entry = { entity, role: checkRole(body.role) };
         const version = acls.set(record, bucket, entry);
         return presentAclEntry(base, record, entry, version);

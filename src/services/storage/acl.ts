@@ -3,6 +3,7 @@ import type { Principal } from '../../core/auth.ts';
 import { InvalidArgument, NotFound } from '../../core/errors.ts';
 import type { DocumentStore } from '../../core/store.ts';
 import type { ObjectRecord } from './object-store.ts';
+import { isPublicMember, publicAccessPreventionOf, refusePublicEntities } from './public-access.ts';
 import type { BucketRecord } from './store.ts';
 
 /**
@@ -222,9 +223,11 @@ export class AclStore {
       return false;
     }
     const email = principal.email.toLowerCase();
+    // Public access prevention silences public entries (they work again once it is lifted).
+    const enforced = publicAccessPreventionOf(bucket) === 'enforced';
     return doc.entries.some(
       (entry) =>
-        entry.entity === 'allUsers' ||
+        (!(enforced && isPublicMember(entry.entity)) && entry.entity === 'allUsers') ||
         (entry.entity === 'allAuthenticatedUsers' && principal.kind !== 'anonymous') ||
         (email !== '' && entry.entity === `user-${email}`),
     );
@@ -282,7 +285,13 @@ export function uploadAcl(
   }
   checkAclsAllowed(bucket, 'insert');
   // As on Google, predefinedAcl wins over an `acl` in the resource.
-  return predefined === undefined
-    ? entriesFromResource(resourceAcl ?? [])
-    : predefinedEntries(predefined, bucket, principal);
+  const entries =
+    predefined === undefined
+      ? entriesFromResource(resourceAcl ?? [])
+      : predefinedEntries(predefined, bucket, principal);
+  refusePublicEntities(
+    bucket,
+    entries.map((entry) => entry.entity),
+  );
+  return entries;
 }

@@ -11,6 +11,7 @@ import {
   presentBucketAclEntry,
   type BucketAclKind,
 } from './bucket-acl.ts';
+import { refusePublicEntities } from './public-access.ts';
 import { bucketResource } from './routes.ts';
 import type { BucketsService } from './service.ts';
 import type { BucketRecord } from './store.ts';
@@ -79,6 +80,7 @@ export function registerBucketAclRoutes(
         const bucket = load(request, kind, true);
         const body = parseBody(AclBody, request.body, false);
         const entry = { entity: checkEntity(body.entity), role: checkBucketAclRole(kind, body.role) };
+        refusePublicEntities(bucket, [entry.entity]);
         const version = acls.set(kind, bucket, entry, false);
         return presentBucketAclEntry(kind, baseUrl(request), bucket, entry, version);
       });
@@ -100,6 +102,7 @@ export function registerBucketAclRoutes(
             const entity = checkEntity(paramsOf(request).entity);
             const body = parseBody(AclBody, request.body, false);
             sameEntity(body, entity);
+            refusePublicEntities(bucket, [entity]);
             const entry = { entity, role: checkBucketAclRole(kind, body.role) };
             const version = acls.set(kind, bucket, entry, true);
             return presentBucketAclEntry(kind, baseUrl(request), bucket, entry, version);

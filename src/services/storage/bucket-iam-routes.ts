@@ -5,6 +5,7 @@ import type { Policy } from '../../core/auth.ts';
 import { paramsOf, parseBody, queryOf } from '../../core/http.ts';
 import type { Platform } from '../../core/platform.ts';
 import { RequiredParameter } from './errors.ts';
+import { bucketPolicyResource, refusePublicBindings, syncPublicAccessPolicy } from './public-access.ts';
 import { bucketResource } from './routes.ts';
 import type { BucketsService } from './service.ts';
 import type { BucketRecord } from './store.ts';
@@ -60,18 +61,20 @@ export function registerBucketIamRoutes(
     // storage.buckets.getIamPolicy
     app.get(`${prefix}/b/:bucket/iam`, async (request) => {
       const bucket = load(request, 'storage.buckets.getIamPolicy');
-      return presentBucketPolicy(bucket, platform.policies.getPolicy(bucketResource(bucket)));
+      return presentBucketPolicy(bucket, platform.policies.getPolicy(bucketPolicyResource(bucket)));
     });
 
     // storage.buckets.setIamPolicy
     app.put(`${prefix}/b/:bucket/iam`, async (request) => {
       const bucket = load(request, 'storage.buckets.setIamPolicy');
       const body = parseBody(BucketPolicyBody, request.body, false);
-      const policy = platform.policies.setPolicy(bucketResource(bucket), {
+      refusePublicBindings(bucket, body.bindings ?? []);
+      const policy = platform.policies.setPolicy(bucketPolicyResource(bucket), {
         bindings: body.bindings ?? [],
         ...(body.etag === undefined ? {} : { etag: body.etag }),
         ...(body.version === undefined ? {} : { version: body.version }),
       });
+      syncPublicAccessPolicy(platform, bucket);
       return presentBucketPolicy(bucket, policy);
     });
 

@@ -7,6 +7,7 @@ import { BucketPolicyFields } from './bucket-policies.ts';
 import { CorsSchema } from './cors.ts';
 import type { ObjectsService } from './objects.ts';
 import { presentBucket } from './presenters.ts';
+import { syncPublicAccessPolicy } from './public-access.ts';
 import { bucketResource } from './routes.ts';
 import type { BucketsService, Preconditions } from './service.ts';
 
@@ -28,7 +29,11 @@ const UpdateBucketBody = Type.Object(
     versioning: Type.Optional(Type.Object({ enabled: Type.Optional(Type.Boolean()) })),
     iamConfiguration: Type.Optional(
       Type.Object(
-        { uniformBucketLevelAccess: Type.Optional(Toggle), bucketPolicyOnly: Type.Optional(Toggle) },
+        {
+          uniformBucketLevelAccess: Type.Optional(Toggle),
+          bucketPolicyOnly: Type.Optional(Toggle),
+          publicAccessPrevention: Type.Optional(Type.String()),
+        },
         { additionalProperties: true },
       ),
     ),
@@ -80,6 +85,7 @@ export function registerBucketUpdateRoutes(
             body.versioning?.enabled ?? (current.versioningEnabled === undefined ? undefined : false),
           storageClass: body.storageClass,
           uniformBucketLevelAccess: iam?.uniformBucketLevelAccess?.enabled ?? iam?.bucketPolicyOnly?.enabled,
+          publicAccessPrevention: iam?.publicAccessPrevention,
           cors: body.cors ?? null,
           lifecycle: body.lifecycle ?? null,
           retentionPolicy: body.retentionPolicy ?? (locked ? undefined : null),
@@ -88,6 +94,7 @@ export function registerBucketUpdateRoutes(
         preconditionsOf(request),
       );
       objects.refreshRetention(bucket);
+      syncPublicAccessPolicy(platform, bucket);
       return presentBucket(bucket, baseUrl(request));
     });
   }

@@ -1,6 +1,7 @@
 import type { ObjectRecord } from './object-store.ts';
 import type { BucketRecord } from './store.ts';
 import { presentBucketPolicies } from './bucket-policies.ts';
+import { publicAccessPreventionOf } from './public-access.ts';
 
 /** Protobuf varint of `value` (bucket etags are the base64 of `metageneration` as field 1). */
 function varint(value: number): number[] {
@@ -51,7 +52,7 @@ export function presentBucket(bucket: BucketRecord, base: string): Record<string
   out.iamConfiguration = {
     bucketPolicyOnly: ubla,
     uniformBucketLevelAccess: ubla,
-    publicAccessPrevention: 'inherited',
+    publicAccessPrevention: publicAccessPreventionOf(bucket),
   };
   out.locationType = bucket.locationType;
   return out;

@@ -9,6 +9,7 @@ import type { BucketsService, Preconditions } from './service.ts';
 import type { BucketRecord } from './store.ts';
 import { BucketPolicyFields, BucketPolicyPatchFields, bucketPolicyInputOf } from './bucket-policies.ts';
 import { CorsSchema } from './cors.ts';
+import { bucketAccessResource, bucketPolicyResource, syncPublicAccessPolicy } from './public-access.ts';
 
 const Toggle = Type.Object(
   { enabled: Type.Optional(Type.Boolean()), lockedTime: Type.Optional(Type.String()) },
@@ -68,9 +69,13 @@ const PatchBucketBody = Type.Object(
   { additionalProperties: false },
 );
 
-/** `storage.buckets.*` is checked on the bucket, so project policies (and later bucket policies) apply. */
+/**
+ * What `storage.buckets.*` and `storage.objects.*` are checked on: the bucket, so project and bucket
+ * policies apply (public bindings excepted while public access prevention is enforced; the bucket's
+ * policy itself lives at `bucketPolicyResource`).
+ */
 export function bucketResource(bucket: BucketRecord): string {
-  return `projects/${bucket.projectId}/buckets/${bucket.name}`;
+  return bucketAccessResource(bucket);
 }
 
 function uniformAccessOf(body: { iamConfiguration?: Static<typeof IamConfiguration> }): boolean | undefined {
@@ -126,6 +131,7 @@ export function registerStorageRoutes(
           labels: body.labels,
           versioningEnabled: body.versioning?.enabled,
           uniformBucketLevelAccess: uniformAccessOf(body),
+          publicAccessPrevention: body.iamConfiguration?.publicAccessPrevention,
           cors: body.cors,
           ...bucketPolicyInputOf(body),
         },
@@ -184,11 +190,13 @@ export function registerStorageRoutes(
           versioningEnabled: body.versioning?.enabled,
           storageClass: body.storageClass,
           uniformBucketLevelAccess: uniformAccessOf(body),
+          publicAccessPrevention: body.iamConfiguration?.publicAccessPrevention,
           cors: body.cors,
           ...bucketPolicyInputOf(body),
         },
         preconditionsOf(request),
       );
+      syncPublicAccessPolicy(platform, bucket);
       if (body.retentionPolicy !== undefined) {
         objects.refreshRetention(bucket);
       }
@@ -200,7 +208,8 @@ export function registerStorageRoutes(
       const current = load(request, 'storage.buckets.delete');
       buckets.deleteBucket(current.name, preconditionsOf(request), (name) => objects.objectCount(name));
       // A bucket created later under the same name must not inherit this one's IAM policy.
-      platform.policies.dropPolicy(bucketResource(current));
+      platform.policies.dropPolicy(bucketPolicyResource(current));
+      syncPublicAccessPolicy(platform, current, true);
       return reply.code(204).send();
     });
   }

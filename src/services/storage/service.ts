@@ -6,6 +6,7 @@ import { applyBucketPolicies, type BucketPolicyInput } from './bucket-policies.t
 import { BucketNameConflict, BucketNotFound, InvalidBucketArgument } from './errors.ts';
 import type { BucketRecord, BucketStore } from './store.ts';
 import { normalizeCors, type CorsRule } from './cors.ts';
+import { checkPublicAccessPrevention } from './public-access.ts';
 
 export const STORAGE_CLASSES = [
   'STANDARD',
@@ -75,6 +76,8 @@ export interface InsertBucketInput extends BucketPolicyInput {
   labels?: Record<string, string> | undefined;
   versioningEnabled?: boolean | undefined;
   uniformBucketLevelAccess?: boolean | undefined;
+  /** `enforced`, `inherited` (or `unspecified`); anything else is a 400. */
+  publicAccessPrevention?: string | undefined;
   cors?: CorsRule[] | undefined;
 }
 
@@ -84,6 +87,7 @@ export interface PatchBucketInput extends BucketPolicyInput {
   versioningEnabled?: boolean | undefined;
   storageClass?: string | undefined;
   uniformBucketLevelAccess?: boolean | undefined;
+  publicAccessPrevention?: string | undefined;
   /** Replaces the CORS rules; null or [] removes them. */
   cors?: CorsRule[] | null | undefined;
 }
@@ -117,6 +121,7 @@ export class BucketsService {
       throw new InvalidBucketArgument(`Invalid location: '${input.location ?? ''}'.`);
     }
     validateLabels(input.labels ?? {});
+    const publicAccessPrevention = checkPublicAccessPrevention(input.publicAccessPrevention);
     const now = this.clock.now();
     const bucket: BucketRecord = {
       name: input.name,
@@ -133,6 +138,9 @@ export class BucketsService {
     };
     if (input.versioningEnabled !== undefined) {
       bucket.versioningEnabled = input.versioningEnabled;
+    }
+    if (publicAccessPrevention === 'enforced') {
+      bucket.publicAccessPrevention = 'enforced';
     }
     applyBucketPolicies(bucket, input, now, checkStorageClass);
     if (input.cors !== undefined && input.cors.length > 0) {
@@ -181,6 +189,12 @@ export class BucketsService {
       }
       if (patch.storageClass !== undefined) {
         next.storageClass = checkStorageClass(patch.storageClass);
+      }
+      const publicAccessPrevention = checkPublicAccessPrevention(patch.publicAccessPrevention);
+      if (publicAccessPrevention === 'enforced') {
+        next.publicAccessPrevention = 'enforced';
+      } else if (publicAccessPrevention === 'inherited') {
+        delete next.publicAccessPrevention;
       }
       applyBucketPolicies(next, patch, now, checkStorageClass);
       if (patch.cors === null || (patch.cors !== undefined && patch.cors.length === 0)) {

@@ -14,6 +14,8 @@ export interface BucketRecord {
   /** Absent until a client sets it (Google then omits `versioning`). */
   versioningEnabled?: boolean;
   uniformBucketLevelAccess: { enabled: boolean; lockedTime?: string };
+  /** `iamConfiguration.publicAccessPrevention`; absent means `inherited` (see public-access.ts). */
+  publicAccessPrevention?: 'enforced';
   /** Bucket CORS rules (applied to object reads and uploads only; see cors.ts). */
   cors?: CorsRule[];
   timeCreated: string;

@@ -4,6 +4,7 @@ import { decodePageToken, encodePageToken } from '../../../core/paging.ts';
 import type { CorsRule } from '../cors.ts';
 import type { LifecycleInput } from '../lifecycle.ts';
 import { objectKey, type ObjectRecord } from '../object-store.ts';
+import { bucketPolicyResource, syncPublicAccessPolicy } from '../public-access.ts';
 import { bucketResource } from '../routes.ts';
 import {
   intQuery,
@@ -150,7 +151,8 @@ export function deleteBucket(face: XmlFace, call: S3Call): FastifyReply {
     );
   }
   face.buckets.deleteBucket(bucket.name, {}, (name) => face.objects.objectCount(name));
-  face.platform.policies.dropPolicy(bucketResource(bucket));
+  face.platform.policies.dropPolicy(bucketPolicyResource(bucket));
+  syncPublicAccessPolicy(face.platform, bucket, true);
   return call.reply.code(204).send();
 }
 
