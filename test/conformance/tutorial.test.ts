@@ -347,7 +347,7 @@ const EXPECTED: { block: RegExp; output: RegExp[] }[] = [
     ],
   },
   {
-    block: /gcloud storage buckets delete gs:\/\/awesome-gcp/,
+    block: /gcloud storage rm -r gs:\/\/awesome-gcp$/m,
     output: [/Removing gs:\/\/awesome-gcp\/uploads\/hello\.txt/, /Removing gs:\/\/awesome-gcp\/\.\.\./],
   },
 ];

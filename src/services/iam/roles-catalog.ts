@@ -71,6 +71,12 @@ const PERMISSION_LEVELS: Record<string, BasicLevel> = {
   'storage.multipartUploads.abort': 'editor',
   'storage.multipartUploads.list': 'viewer',
   'storage.multipartUploads.listParts': 'viewer',
+  'storage.managedFolders.get': 'viewer',
+  'storage.managedFolders.list': 'viewer',
+  'storage.managedFolders.getIamPolicy': 'viewer',
+  'storage.managedFolders.create': 'editor',
+  'storage.managedFolders.delete': 'editor',
+  'storage.managedFolders.setIamPolicy': 'owner',
   // Compute Engine
   'compute.instances.get': 'viewer',
   'compute.instances.list': 'viewer',
@@ -314,6 +320,7 @@ const PREDEFINED: RoleDefinition[] = [
   role('roles/storage.objectAdmin', 'Storage Object Admin', 'Grants full control over objects.', [
     'storage.objects.*',
     'storage.multipartUploads.*',
+    'storage.managedFolders.*',
     'resourcemanager.projects.get',
   ]),
   role('roles/storage.objectCreator', 'Storage Object Creator', 'Allows users to create objects.', [
@@ -326,7 +333,13 @@ const PREDEFINED: RoleDefinition[] = [
     'roles/storage.objectViewer',
     'Storage Object Viewer',
     'Grants access to view objects and their metadata.',
-    ['storage.objects.get', 'storage.objects.list', 'resourcemanager.projects.get'],
+    [
+      'storage.managedFolders.get',
+      'storage.managedFolders.list',
+      'storage.objects.get',
+      'storage.objects.list',
+      'resourcemanager.projects.get',
+    ],
   ),
   role(
     'roles/storage.objectUser',
@@ -339,6 +352,10 @@ const PREDEFINED: RoleDefinition[] = [
       'storage.objects.list',
       'storage.objects.update',
       'storage.multipartUploads.*',
+      'storage.managedFolders.create',
+      'storage.managedFolders.delete',
+      'storage.managedFolders.get',
+      'storage.managedFolders.list',
     ],
   ),
   role('roles/storage.legacyBucketReader', 'Storage Legacy Bucket Reader', 'Read access to buckets.', [

@@ -14,6 +14,9 @@ import {
   stopLifecycleTimers,
 } from './lifecycle.ts';
 import { GroupCommit } from '../../platform/group-commit.ts';
+import { registerManagedFolderRoutes } from './managed-folders-routes.ts';
+import { ManagedFoldersService } from './managed-folders-service.ts';
+import { ManagedFolderStore } from './managed-folders-store.ts';
 import { registerNotifications } from './notifications.ts';
 import { registerObjectRoutes } from './object-routes.ts';
 import { ObjectStore } from './object-store.ts';
@@ -62,6 +65,16 @@ export const storagePlugin: ServicePlugin = {
     registerBucketUpdateRoutes(app, platform, buckets, objects);
     registerRetentionRoutes(app, platform, buckets, bucketStore);
     registerNotifications(app, platform, buckets);
+    registerManagedFolderRoutes(
+      app,
+      platform,
+      buckets,
+      new ManagedFoldersService(
+        new ManagedFolderStore(platform.store),
+        platform.clock,
+        (bucket, prefix) => objectStore.listLive(bucket, prefix, undefined, 1).length > 0,
+      ),
+    );
     const hmacKeys = registerHmacKeys(app, platform);
     await registerBatchRoutes(app);
     await registerUploadRoutes(app, platform, buckets, objects, new UploadFiles(join(blobRoot, 'uploads')));

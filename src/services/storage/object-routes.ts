@@ -6,6 +6,7 @@ import type { Platform } from '../../core/platform.ts';
 import type { ObjectRecord } from './object-store.ts';
 import { type ObjectMetadataInput, type ObjectPreconditions, type ObjectsService } from './objects.ts';
 import { objectEtag, presentObject, presentObjectList } from './presenters.ts';
+import { managedFolderPrefixes } from './managed-folders-store.ts';
 import { bucketResource } from './routes.ts';
 import type { BucketsService } from './service.ts';
 import { objectCorsOptions, registerCorsPreflight } from './cors.ts';
@@ -293,6 +294,14 @@ export function registerObjectRoutes(
         includeTrailingDelimiter: query.includeTrailingDelimiter === 'true',
         matchGlob: stringParam(query.matchGlob),
       });
+      // Managed folders count as prefixes too when asked (gcloud sends `True`).
+      if (stringParam(query.includeFoldersAsPrefixes)?.toLowerCase() === 'true') {
+        if (query.delimiter !== '/') {
+          throw new InvalidArgument('includeFoldersAsPrefixes requires delimiter=/.', { reason: 'invalid' });
+        }
+        const folders = managedFolderPrefixes(platform.store, bucket, stringParam(query.prefix) ?? '');
+        page.prefixes = [...new Set([...page.prefixes, ...folders])].sort();
+      }
       return presentObjectList(page.items, page.prefixes, page.nextPageToken, baseUrl(request));
     });
 

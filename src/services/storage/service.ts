@@ -94,10 +94,17 @@ export interface PatchBucketInput extends BucketPolicyInput {
 
 /** Cloud Storage buckets (metadata only so far). */
 export class BucketsService {
+  private readonly deleteHooks: ((bucket: BucketRecord) => void)[] = [];
+
   constructor(
     private readonly store: BucketStore,
     private readonly clock: Clock,
   ) {}
+
+  /** Runs `hook` inside the transaction that deletes a bucket (what lives in it goes with it). */
+  onDeleteBucket(hook: (bucket: BucketRecord) => void): void {
+    this.deleteHooks.push(hook);
+  }
 
   /** The bucket, or undefined (routes authorize on its project before answering). */
   findBucket(name: string): BucketRecord | undefined {
@@ -226,9 +233,12 @@ export class BucketsService {
     objectCount: (bucket: string) => number = () => 0,
   ): void {
     this.store.transaction(() => {
-      this.getBucket(name, conditions);
+      const bucket = this.getBucket(name, conditions);
       if (objectCount(name) > 0) {
         throw new Aborted('The bucket you tried to delete is not empty.', { reason: 'conflict' });
+      }
+      for (const hook of this.deleteHooks) {
+        hook(bucket);
       }
       this.store.delete(name);
     });
