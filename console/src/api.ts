@@ -25,6 +25,11 @@ async function nimbusEnv(): Promise<Record<string, string | undefined>> {
   return await envPromise;
 }
 
+/** One variable of `nimbus env` (undefined when absent or refused). */
+export async function nimbusEnvVar(name: string): Promise<string | undefined> {
+  return (await nimbusEnv())[name];
+}
+
 /** The owner's access token, or '' (calls then go out anonymous). */
 export async function accessToken(): Promise<string> {
   return (await nimbusEnv()).CLOUDSDK_AUTH_ACCESS_TOKEN ?? '';
@@ -44,17 +49,22 @@ interface GoogleErrorBody {
   error?: { message?: string; status?: string; errors?: { reason?: string }[] };
 }
 
-async function failure(response: Response): Promise<ApiError> {
-  let message = `${response.status} ${response.statusText}`;
+/** Google's error body (message, reason) as an ApiError; the status line when it is not JSON. */
+function errorOf(status: number, statusText: string, text: string): ApiError {
+  let message = `${status} ${statusText}`;
   let reason = '';
   try {
-    const body = (await response.json()) as GoogleErrorBody;
+    const body = JSON.parse(text) as GoogleErrorBody;
     message = body.error?.message ?? message;
     reason = body.error?.errors?.[0]?.reason ?? body.error?.status ?? '';
   } catch {
     // Not JSON: keep the status line.
   }
-  return new ApiError(message, response.status, reason);
+  return new ApiError(message, status, reason);
+}
+
+async function failure(response: Response): Promise<ApiError> {
+  return errorOf(response.status, response.statusText, await response.text());
 }
 
 /** One JSON call; throws ApiError with Google's message on non-2xx. */
@@ -81,43 +91,69 @@ export async function download(path: string): Promise<Blob> {
   return await response.blob();
 }
 
-/** Uploads bytes with progress (fetch has no upload progress; XMLHttpRequest does). */
-export async function upload(
+/** What `send` answers: the status, the body as text and the response headers. */
+export interface Sent {
+  status: number;
+  text: string;
+  header: (name: string) => string | null;
+}
+
+/**
+ * Any request with upload progress (fetch has none; XMLHttpRequest does), as the owner. Resolves for
+ * 2xx and 308 (a resumable upload's "Resume Incomplete"); rejects with Google's error otherwise.
+ * `onProgress` gets the bytes sent so far and the total.
+ */
+export async function send(
+  method: string,
   path: string,
-  file: Blob,
-  onProgress: (fraction: number) => void,
-): Promise<unknown> {
-  const auth = await headers({ 'content-type': file.type === '' ? 'application/octet-stream' : file.type });
+  body: Blob | string | undefined,
+  extraHeaders: Record<string, string> = {},
+  onProgress?: (loaded: number, total: number) => void,
+): Promise<Sent> {
+  const all = await headers(extraHeaders);
   return await new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open('POST', path);
-    for (const [name, value] of Object.entries(auth)) {
+    xhr.open(method, path);
+    for (const [name, value] of Object.entries(all)) {
       xhr.setRequestHeader(name, value);
     }
+    const size = body instanceof Blob ? body.size : (body?.length ?? 0);
     xhr.upload.onprogress = (event) => {
-      if (event.lengthComputable && event.total > 0) {
-        onProgress(event.loaded / event.total);
-      }
+      onProgress?.(event.loaded, event.lengthComputable ? event.total : size);
     };
     xhr.onload = () => {
-      if (xhr.status >= 200 && xhr.status < 300) {
-        onProgress(1);
-        resolve(JSON.parse(xhr.responseText === '' ? '{}' : xhr.responseText));
+      if (xhr.status === 308 || (xhr.status >= 200 && xhr.status < 300)) {
+        onProgress?.(size, size);
+        resolve({
+          status: xhr.status,
+          text: xhr.responseText,
+          header: (name) => xhr.getResponseHeader(name),
+        });
       } else {
-        let message = `${xhr.status} ${xhr.statusText}`;
-        try {
-          message = (JSON.parse(xhr.responseText) as GoogleErrorBody).error?.message ?? message;
-        } catch {
-          // Keep the status line.
-        }
-        reject(new ApiError(message, xhr.status, ''));
+        reject(errorOf(xhr.status, xhr.statusText, xhr.responseText));
       }
     };
     xhr.onerror = () => {
       reject(new ApiError('Network error', 0, ''));
     };
-    xhr.send(file);
+    xhr.send(body ?? null);
   });
+}
+
+/** Uploads bytes in one POST with progress (0..1); answers the JSON the server returns. */
+export async function upload(
+  path: string,
+  file: Blob,
+  onProgress: (fraction: number) => void,
+): Promise<unknown> {
+  const contentType = file.type === '' ? 'application/octet-stream' : file.type;
+  const sent = await send('POST', path, file, { 'content-type': contentType }, (loaded, total) => {
+    if (total > 0) {
+      onProgress(loaded / total);
+    }
+  });
+  onProgress(1);
+  return JSON.parse(sent.text === '' ? '{}' : sent.text) as unknown;
 }
 
 /** Hands `blob` to the browser as a file download. */

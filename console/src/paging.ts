@@ -5,6 +5,15 @@ export interface Page<T> {
   nextPageToken?: string;
 }
 
+/** A list call's query string: `params` plus the page token when there is one. */
+export function pageQuery(params: Record<string, string>, pageToken: string | undefined): string {
+  const query = new URLSearchParams(params);
+  if (pageToken !== undefined) {
+    query.set('pageToken', pageToken);
+  }
+  return query.toString();
+}
+
 /** Loads one page at a time; remembers the tokens of earlier pages so "previous" works. */
 export function usePaged<T>(load: (pageToken: string | undefined) => Promise<Page<T>>, key: string) {
   const [tokens, setTokens] = useState<(string | undefined)[]>([undefined]);

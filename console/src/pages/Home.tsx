@@ -11,7 +11,11 @@ import {
   regionOfZone,
   storageMonthlyUsd,
 } from '../pricing.ts';
+import { formatSize } from '../format.ts';
 import '../styles/home.css';
+import { TextField } from '../ui/forms.tsx';
+import { useLoad } from '../ui/load.ts';
+import { DataTable } from '../ui/table.tsx';
 
 /** Internal plugins that are not services a user manages. */
 const HIDDEN = new Set(['nimbus', 'longrunning', 'metadata', 'testbench']);
@@ -109,28 +113,15 @@ function CreateProjectForm(props: { onCreated: (projectId: string) => void }) {
     <details className="card">
       <summary>{t('project.create')}</summary>
       <form className="form" onSubmit={(event) => void submit(event)}>
-        <label>
-          {t('home.projectId')}
-          <input
-            name="projectId"
-            required
-            pattern="[a-z][a-z0-9\-]{4,28}[a-z0-9]"
-            value={projectId}
-            onChange={(event) => {
-              setProjectId(event.target.value);
-            }}
-          />
-        </label>
-        <label>
-          {t('home.projectName')}
-          <input
-            name="projectName"
-            value={name}
-            onChange={(event) => {
-              setName(event.target.value);
-            }}
-          />
-        </label>
+        <TextField
+          label={t('home.projectId')}
+          name="projectId"
+          required
+          pattern="[a-z][a-z0-9\-]{4,28}[a-z0-9]"
+          value={projectId}
+          onValue={setProjectId}
+        />
+        <TextField label={t('home.projectName')} name="projectName" value={name} onValue={setName} />
         <button type="submit" className="primary">
           {t('common.create')}
         </button>
@@ -255,17 +246,6 @@ async function bucketBytes(bucket: string): Promise<{ bytes: number; capped: boo
     }
   }
   return { bytes, capped: true };
-}
-
-function formatBytes(bytes: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${unit === 0 ? String(value) : value.toFixed(1)} ${units[unit] ?? 'B'}`;
 }
 
 function formatHourly(amount: number, language: string): string {
@@ -405,11 +385,14 @@ async function storageLines(project: string): Promise<{ lines: CostLine[]; cappe
             key: 'home.cost.storageDetailAtLeast',
             params: {
               count: group.count,
-              size: formatBytes(group.bytes),
+              size: formatSize(group.bytes, 'price'),
               objects: OBJECT_PAGES * OBJECT_PAGE_SIZE,
             },
           }
-        : { key: 'home.cost.storageDetail', params: { count: group.count, size: formatBytes(group.bytes) } },
+        : {
+            key: 'home.cost.storageDetail',
+            params: { count: group.count, size: formatSize(group.bytes, 'price') },
+          },
       amount: storageMonthlyUsd(group.storageClass, group.location, group.bytes),
       atLeast: group.capped,
     }));
@@ -444,29 +427,8 @@ async function estimate(project: string): Promise<Estimate> {
 
 function CostCard(props: { project: string }) {
   const { t, language } = useI18n();
-  const [result, setResult] = useState<Estimate | undefined>();
-  const [error, setError] = useState<unknown>();
-  const [version, setVersion] = useState(0);
-  useEffect(() => {
-    let live = true;
-    setResult(undefined);
-    setError(undefined);
-    estimate(props.project).then(
-      (value) => {
-        if (live) {
-          setResult(value);
-        }
-      },
-      (failure: unknown) => {
-        if (live) {
-          setError(failure);
-        }
-      },
-    );
-    return () => {
-      live = false;
-    };
-  }, [props.project, version]);
+  const load = useLoad(() => estimate(props.project), [props.project], { reset: true });
+  const { value: result, error, reload } = load;
 
   const money = (amount: number | undefined, atLeast: boolean): string =>
     amount === undefined
@@ -490,23 +452,11 @@ function CostCard(props: { project: string }) {
     >
       <div className="cost-head">
         <h2 id="cost-title">{t('home.cost.title')}</h2>
-        <button
-          type="button"
-          onClick={() => {
-            setVersion((v) => v + 1);
-          }}
-        >
+        <button type="button" onClick={reload}>
           {t('home.cost.refresh')}
         </button>
       </div>
-      {error !== undefined && (
-        <ErrorBox
-          error={error}
-          onRetry={() => {
-            setVersion((v) => v + 1);
-          }}
-        />
-      )}
+      {error !== undefined && <ErrorBox error={error} onRetry={reload} />}
       {result === undefined && error === undefined && <Loading />}
       {result !== undefined && (
         <>
@@ -603,20 +553,11 @@ export function HomePage(props: {
   onProjectCreated: (projectId: string) => void;
 }) {
   const { t } = useI18n();
-  const [services, setServices] = useState<ServiceInfo[] | undefined>();
-  const [error, setError] = useState<unknown>();
-  const [version, setVersion] = useState(0);
-  useEffect(() => {
-    setError(undefined);
-    call<{ services: ServiceInfo[] }>('GET', '/_nimbus/services').then(
-      (r) => {
-        setServices(r.services.filter((s) => !HIDDEN.has(s.name)));
-      },
-      (failure: unknown) => {
-        setError(failure);
-      },
-    );
-  }, [version]);
+  const load = useLoad(async () => {
+    const r = await call<{ services: ServiceInfo[] }>('GET', '/_nimbus/services');
+    return r.services.filter((s) => !HIDDEN.has(s.name));
+  }, []);
+  const { value: services, error } = load;
 
   const project = props.project;
   return (
@@ -642,57 +583,43 @@ export function HomePage(props: {
       <CreateProjectForm onCreated={props.onProjectCreated} />
       <section className="card" aria-labelledby="resources">
         <h2 id="resources">{t('home.resources')}</h2>
-        {error !== undefined && (
-          <ErrorBox
-            error={error}
-            onRetry={() => {
-              setVersion((v) => v + 1);
-            }}
-          />
-        )}
+        {error !== undefined && <ErrorBox error={error} onRetry={load.reload} />}
         {services === undefined && error === undefined && <Loading />}
         {services !== undefined && (
-          <div className="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">{t('home.service')}</th>
-                  <th scope="col" className="hide-narrow">
-                    {t('home.api')}
-                  </th>
-                  <th scope="col">{t('home.state')}</th>
-                  <th scope="col">{t('home.count')}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {services.map((service) => (
-                  <tr key={service.name}>
-                    <td>{service.title}</td>
-                    <td className="hide-narrow">
-                      <code>{service.name}</code>
-                    </td>
-                    <td>
-                      {service.state === 'ready' ? (
-                        <span className="ok">{t('home.ready')}</span>
-                      ) : (
-                        <span className="warn" title={service.fix}>
-                          {t('home.unavailable')}
-                          {service.reason !== undefined && `: ${service.reason}`}
-                        </span>
-                      )}
-                    </td>
-                    <td>
-                      {project !== undefined ? (
-                        <ResourceCount service={service} project={project.projectId} />
-                      ) : (
-                        ''
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            columns={[
+              t('home.service'),
+              { label: t('home.api'), hideNarrow: true },
+              t('home.state'),
+              t('home.count'),
+            ]}
+          >
+            {services.map((service) => (
+              <tr key={service.name}>
+                <td>{service.title}</td>
+                <td className="hide-narrow">
+                  <code>{service.name}</code>
+                </td>
+                <td>
+                  {service.state === 'ready' ? (
+                    <span className="ok">{t('home.ready')}</span>
+                  ) : (
+                    <span className="warn" title={service.fix}>
+                      {t('home.unavailable')}
+                      {service.reason !== undefined && `: ${service.reason}`}
+                    </span>
+                  )}
+                </td>
+                <td>
+                  {project !== undefined ? (
+                    <ResourceCount service={service} project={project.projectId} />
+                  ) : (
+                    ''
+                  )}
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </section>
     </>

@@ -4,9 +4,13 @@ import { ErrorBox, Link, Loading } from '../components.tsx';
 import { useI18n, type Translate } from '../i18n.ts';
 import { formatUsd, regionOfZone, diskMonthlyUsd } from '../pricing.ts';
 import { navigate, withProject } from '../router.ts';
+import { formatTime } from '../format.ts';
 import '../styles/compute.css';
+import { ActionStatus, useAction } from '../ui/action.tsx';
+import { useLoad } from '../ui/load.ts';
+import { DataTable } from '../ui/table.tsx';
+import { useRefreshWhile, VmActions } from './VmActions.tsx';
 import {
-  actionEnabled,
   CLOUD_PLATFORM_SCOPE,
   computeBase,
   confirmAndAct,
@@ -17,7 +21,6 @@ import {
   last,
   loadDisks,
   MOVING,
-  openSsh,
   type Disk,
   type Instance,
   type MachineType,
@@ -25,7 +28,6 @@ import {
   type Verb,
 } from './compute-common.ts';
 
-const VERBS: readonly Verb[] = ['start', 'stop', 'reset', 'delete'];
 /** Terminal control sequences (colours, cursor moves) that a <pre> cannot render. */
 const CONTROL_SEQUENCES = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b[()][0-9A-Za-z]|\u001b[=>78]|\r(?=\n)/g;
 
@@ -49,19 +51,6 @@ function scopesText(t: Translate, scopes: string[]): string {
     return t('vm.scopesDefault');
   }
   return t('vm.scopesCustom', { count: scopes.length });
-}
-
-function formatTime(value: string | undefined, language: string): string {
-  if (value === undefined) {
-    return '';
-  }
-  const date = new Date(value);
-  return Number.isNaN(date.getTime())
-    ? value
-    : date.toLocaleString(language === 'ko' ? 'ko-KR' : 'en-US', {
-        dateStyle: 'medium',
-        timeStyle: 'medium',
-      });
 }
 
 /**
@@ -184,54 +173,19 @@ export function InstanceDetailsPage(props: { project: string; zone: string; name
   const { t, language } = useI18n();
   const { project, zone, name } = props;
   const path = instanceApiPath(project, zone, name);
-  const [instance, setInstance] = useState<Instance | undefined>();
-  const [error, setError] = useState<unknown>();
-  const [actionError, setActionError] = useState<unknown>();
-  const [version, setVersion] = useState(0);
-  const [watchUntil, setWatchUntil] = useState(0);
+  const load = useLoad(() => call<Instance>('GET', path), [path]);
+  const { value: instance, error, reload } = load;
+  const action = useAction();
   const [restart, setRestart] = useState(0);
   const [shape, setShape] = useState<MachineType | undefined>();
   const [disks, setDisks] = useState<Disk[] | undefined>();
   const [now, setNow] = useState(() => Date.now());
-
   useEffect(() => {
-    let live = true;
-    call<Instance>('GET', path).then(
-      (result) => {
-        if (live) {
-          setInstance(result);
-          setError(undefined);
-          setNow(Date.now());
-        }
-      },
-      (failure: unknown) => {
-        if (live) {
-          setInstance(undefined);
-          setError(failure);
-        }
-      },
-    );
-    return () => {
-      live = false;
-    };
-  }, [path, version]);
+    setNow(Date.now());
+  }, [instance]);
 
   const status = instance?.status ?? '';
-  const moving = MOVING.has(status);
-  useEffect(() => {
-    if (!moving && watchUntil === 0) {
-      return;
-    }
-    const timer = setInterval(() => {
-      if (!moving && Date.now() > watchUntil) {
-        setWatchUntil(0);
-      }
-      setVersion((v) => v + 1);
-    }, 1500);
-    return () => {
-      clearInterval(timer);
-    };
-  }, [moving, watchUntil]);
+  const watch = useRefreshWhile(MOVING.has(status), reload);
 
   const machineType = last(instance?.machineType);
   useEffect(() => {
@@ -275,12 +229,11 @@ export function InstanceDetailsPage(props: { project: string; zone: string; name
     });
   }, [diskSources]);
 
-  const act = async (verb: Verb): Promise<void> => {
+  const act = (verb: Verb): void => {
     if (instance === undefined) {
       return;
     }
-    setActionError(undefined);
-    try {
+    void action.run(async () => {
       if (!(await confirmAndAct(t, language, project, instance, verb))) {
         return;
       }
@@ -292,11 +245,9 @@ export function InstanceDetailsPage(props: { project: string; zone: string; name
       if (verb === 'start' || verb === 'reset') {
         setRestart((r) => r + 1);
       }
-      setWatchUntil(Date.now() + 30_000);
-      setVersion((v) => v + 1);
-    } catch (failure) {
-      setActionError(failure);
-    }
+      watch(30_000);
+      reload();
+    });
   };
 
   const back = (
@@ -318,14 +269,7 @@ export function InstanceDetailsPage(props: { project: string; zone: string; name
             {t('vm.gone', { name, zone })}
           </p>
         )}
-        {error !== undefined && !gone && (
-          <ErrorBox
-            error={error}
-            onRetry={() => {
-              setVersion((v) => v + 1);
-            }}
-          />
-        )}
+        {error !== undefined && !gone && <ErrorBox error={error} onRetry={reload} />}
       </>
     );
   }
@@ -352,38 +296,12 @@ export function InstanceDetailsPage(props: { project: string; zone: string; name
         </span>
       </div>
       <div className="actions vm-toolbar">
-        <button
-          type="button"
-          disabled={!actionEnabled(status, 'ssh')}
-          onClick={() => {
-            openSsh(project, zone, instance.name);
-          }}
-          aria-label={`${t('vm.ssh')}: ${instance.name}`}
-        >
-          {t('vm.ssh')}
-        </button>
-        {VERBS.map((verb) => (
-          <button
-            key={verb}
-            type="button"
-            disabled={!actionEnabled(status, verb)}
-            onClick={() => void act(verb)}
-            aria-label={`${t(`vm.${verb}`)}: ${instance.name}`}
-          >
-            {t(`vm.${verb}`)}
-          </button>
-        ))}
-        <button
-          type="button"
-          onClick={() => {
-            setVersion((v) => v + 1);
-          }}
-        >
+        <VmActions project={project} instance={instance} onAct={act} />
+        <button type="button" onClick={reload}>
           {t('vm.refresh')}
         </button>
       </div>
-      {actionError !== undefined && <ErrorBox error={actionError} />}
-      {error !== undefined && <ErrorBox error={error} />}
+      <ActionStatus action={action} />
       {status === 'TERMINATED' && (
         <p className="notice" data-testid="vm-stopped-notice">
           {t('vm.stoppedNotice')}
@@ -442,42 +360,34 @@ export function InstanceDetailsPage(props: { project: string; zone: string; name
 
       <section className="card" aria-labelledby="vm-disks">
         <h2 id="vm-disks">{t('vm.disks')}</h2>
-        <div className="table-wrap">
-          <table aria-labelledby="vm-disks">
-            <thead>
-              <tr>
-                <th scope="col">{t('vm.diskName')}</th>
-                <th scope="col">{t('vm.diskSize')}</th>
-                <th scope="col">{t('vm.diskType')}</th>
-                <th scope="col" className="hide-narrow">
-                  {t('vm.diskBoot')}
-                </th>
-                <th scope="col" className="hide-narrow">
-                  {t('vm.diskAutoDelete')}
-                </th>
-                <th scope="col">{t('vm.diskCost')}</th>
+        <DataTable
+          labelledBy="vm-disks"
+          columns={[
+            t('vm.diskName'),
+            t('vm.diskSize'),
+            t('vm.diskType'),
+            { label: t('vm.diskBoot'), hideNarrow: true },
+            { label: t('vm.diskAutoDelete'), hideNarrow: true },
+            t('vm.diskCost'),
+          ]}
+        >
+          {(instance.disks ?? []).map((attached, index) => {
+            const disk = disks?.[index];
+            const size = Number(disk?.sizeGb ?? attached.diskSizeGb ?? '0');
+            const type = last(disk?.type);
+            const price = disk === undefined ? undefined : diskMonthlyUsd(type, size, region);
+            return (
+              <tr key={attached.source ?? String(index)}>
+                <td>{last(attached.source)}</td>
+                <td>{t('vm.gb', { size })}</td>
+                <td>{type}</td>
+                <td className="hide-narrow">{attached.boot === true ? t('vm.yes') : t('vm.no')}</td>
+                <td className="hide-narrow">{attached.autoDelete === true ? t('vm.yes') : t('vm.no')}</td>
+                <td>{price === undefined ? t('vm.noPrice') : formatUsd(price, language)}</td>
               </tr>
-            </thead>
-            <tbody>
-              {(instance.disks ?? []).map((attached, index) => {
-                const disk = disks?.[index];
-                const size = Number(disk?.sizeGb ?? attached.diskSizeGb ?? '0');
-                const type = last(disk?.type);
-                const price = disk === undefined ? undefined : diskMonthlyUsd(type, size, region);
-                return (
-                  <tr key={attached.source ?? String(index)}>
-                    <td>{last(attached.source)}</td>
-                    <td>{t('vm.gb', { size })}</td>
-                    <td>{type}</td>
-                    <td className="hide-narrow">{attached.boot === true ? t('vm.yes') : t('vm.no')}</td>
-                    <td className="hide-narrow">{attached.autoDelete === true ? t('vm.yes') : t('vm.no')}</td>
-                    <td>{price === undefined ? t('vm.noPrice') : formatUsd(price, language)}</td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </DataTable>
       </section>
 
       <section className="card" aria-labelledby="vm-access">
@@ -510,26 +420,16 @@ export function InstanceDetailsPage(props: { project: string; zone: string; name
         {metadata.length === 0 ? (
           <p className="muted">{t('vm.noMetadata')}</p>
         ) : (
-          <div className="table-wrap">
-            <table aria-labelledby="vm-metadata">
-              <thead>
-                <tr>
-                  <th scope="col">{t('vm.metadataKey')}</th>
-                  <th scope="col">{t('vm.metadataValue')}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {metadata.map((item) => (
-                  <tr key={item.key}>
-                    <td>{item.key}</td>
-                    <td>
-                      <pre className="vm-meta-value">{item.value ?? ''}</pre>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable labelledBy="vm-metadata" columns={[t('vm.metadataKey'), t('vm.metadataValue')]}>
+            {metadata.map((item) => (
+              <tr key={item.key}>
+                <td>{item.key}</td>
+                <td>
+                  <pre className="vm-meta-value">{item.value ?? ''}</pre>
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </section>
 

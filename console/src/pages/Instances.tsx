@@ -1,11 +1,15 @@
-import { useEffect, useState, type SyntheticEvent } from 'react';
+import { useState, type SyntheticEvent } from 'react';
 import { call, enc, type Project, type ServiceAccount } from '../api.ts';
-import { ErrorBox, Link, Loading, Pager } from '../components.tsx';
+import { ErrorBox, Link } from '../components.tsx';
 import { useI18n } from '../i18n.ts';
 import { usePaged } from '../paging.ts';
 import '../styles/compute.css';
+import { ActionStatus, useAction } from '../ui/action.tsx';
+import { RadioGroup, SelectField, TextAreaField, TextField } from '../ui/forms.tsx';
+import { useLoad, usePickerList } from '../ui/load.ts';
+import { PagedTable } from '../ui/table.tsx';
+import { useRefreshWhile, VmActions } from './VmActions.tsx';
 import {
-  actionEnabled,
   CLOUD_PLATFORM_SCOPE,
   computeBase,
   confirmAndAct,
@@ -13,8 +17,8 @@ import {
   describeMachineType,
   detailsRoute,
   last,
+  listCompute,
   MOVING,
-  openSsh,
   takeListWatch,
   type Instance,
   type MachineType,
@@ -31,72 +35,60 @@ const IMAGES = [
 /** The select's value for the Compute Engine default service account (its email may not be known yet). */
 const DEFAULT_ACCOUNT = 'default';
 const NO_ACCOUNT = '';
-const VERBS: readonly Verb[] = ['start', 'stop', 'reset', 'delete'];
 
 interface Zone {
   name: string;
   region: string;
 }
 
+const serviceAccountsPath = (project: string): string =>
+  `/v1/projects/${enc(project)}/serviceAccounts?pageSize=100`;
+
 function CreateForm(props: { project: string; onCreated: () => void }) {
   const { t } = useI18n();
   const base = computeBase(props.project);
-  const [zones, setZones] = useState<Zone[]>([]);
   const [region, setRegion] = useState(DEFAULT_REGION);
   const [zone, setZone] = useState(DEFAULT_ZONE);
-  const [types, setTypes] = useState<MachineType[]>([]);
   const [machineType, setMachineType] = useState('e2-micro');
   const [image, setImage] = useState(IMAGES[0]?.value ?? '');
   const [name, setName] = useState('');
   const [startup, setStartup] = useState('');
-  const [defaultEmail, setDefaultEmail] = useState<string | undefined>();
-  const [accounts, setAccounts] = useState<ServiceAccount[]>([]);
   const [account, setAccount] = useState(DEFAULT_ACCOUNT);
   const [fullAccess, setFullAccess] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
+  const action = useAction();
 
-  useEffect(() => {
-    call<{ items?: { name: string; region?: string }[] }>('GET', `${base}/zones?maxResults=500`).then(
-      (r) => {
-        setZones((r.items ?? []).map((z) => ({ name: z.name, region: last(z.region) })));
-      },
-      (failure: unknown) => {
-        setError(failure);
-      },
-    );
-  }, [base]);
-  useEffect(() => {
-    // The default account is named after the project number; the project's own accounts follow.
-    // Either may be refused (a viewer): the choices then fall back to "default" and "none".
-    call<Project>('GET', `/v1/projects/${enc(props.project)}`).then(
-      (p) => {
-        if (p.projectNumber !== undefined) {
-          setDefaultEmail(`${p.projectNumber}-compute@developer.gserviceaccount.com`);
-        }
-      },
-      () => undefined,
-    );
-    call<{ accounts?: ServiceAccount[] }>(
+  const zonesLoad = useLoad(async () => {
+    const r = await call<{ items?: { name: string; region?: string }[] }>(
       'GET',
-      `/v1/projects/${enc(props.project)}/serviceAccounts?pageSize=100`,
-    ).then(
-      (r) => {
-        setAccounts((r.accounts ?? []).filter((a) => a.disabled !== true));
-      },
-      () => undefined,
+      `${base}/zones?maxResults=500`,
     );
-  }, [props.project]);
-  useEffect(() => {
-    call<{ items?: MachineType[] }>('GET', `${base}/zones/${enc(zone)}/machineTypes?maxResults=500`).then(
-      (r) => {
-        setTypes(r.items ?? []);
-      },
-      (failure: unknown) => {
-        setError(failure);
-      },
-    );
-  }, [base, zone]);
+    return (r.items ?? []).map((z): Zone => ({ name: z.name, region: last(z.region) }));
+  }, [base]);
+  const typesLoad = useLoad(
+    async () =>
+      (await call<{ items?: MachineType[] }>('GET', `${base}/zones/${enc(zone)}/machineTypes?maxResults=500`))
+        .items ?? [],
+    [base, zone],
+  );
+  // The default account is named after the project number; the project's own accounts follow.
+  // Either may be refused (a viewer): the choices then fall back to "default" and "none".
+  const defaultEmail = useLoad(async () => {
+    const p = await call<Project>('GET', `/v1/projects/${enc(props.project)}`);
+    return p.projectNumber === undefined
+      ? undefined
+      : `${p.projectNumber}-compute@developer.gserviceaccount.com`;
+  }, [props.project]).value;
+  const accounts = usePickerList(
+    async () =>
+      (
+        (await call<{ accounts?: ServiceAccount[] }>('GET', serviceAccountsPath(props.project))).accounts ??
+        []
+      ).filter((a) => a.disabled !== true),
+    [props.project],
+  );
+  const zones = zonesLoad.value ?? [];
+  const types = typesLoad.value ?? [];
+  const loadError = zonesLoad.error ?? typesLoad.error;
 
   const regions = [...new Set([region, ...zones.map((z) => z.region)])].sort();
   const regionZones = zones.filter((z) => z.region === region).map((z) => z.name);
@@ -111,10 +103,8 @@ function CreateForm(props: { project: string; onCreated: () => void }) {
 
   const submit = async (event: SyntheticEvent): Promise<void> => {
     event.preventDefault();
-    setError(undefined);
-    setBusy(true);
     const email = account === DEFAULT_ACCOUNT ? (defaultEmail ?? 'default') : account;
-    try {
+    await action.run(async () => {
       await call('POST', `${base}/zones/${enc(zone)}/instances`, {
         name,
         machineType: `zones/${zone}/machineTypes/${machineType}`,
@@ -130,203 +120,119 @@ function CreateForm(props: { project: string; onCreated: () => void }) {
       });
       setName('');
       props.onCreated();
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
     <form className="card form vm-form" onSubmit={(event) => void submit(event)} aria-labelledby="vm-create">
       <h2 id="vm-create">{t('vm.create')}</h2>
-      <label>
-        {t('common.name')}
-        <input
-          name="name"
-          required
-          pattern="[a-z]([-a-z0-9]{0,61}[a-z0-9])?"
-          autoComplete="off"
-          value={name}
-          onChange={(event) => {
-            setName(event.target.value);
-          }}
-        />
-      </label>
-      <label>
-        {t('vm.region')}
-        <select
-          aria-label={t('vm.region')}
-          value={region}
-          onChange={(event) => {
-            changeRegion(event.target.value);
-          }}
-        >
-          {regions.map((r) => (
-            <option key={r}>{r}</option>
-          ))}
-        </select>
-      </label>
-      <label>
-        {t('vm.zone')}
-        <select
-          aria-label={t('vm.zone')}
-          value={zone}
-          onChange={(event) => {
-            setZone(event.target.value);
-          }}
-        >
-          {zoneChoices.map((z) => (
-            <option key={z}>{z}</option>
-          ))}
-        </select>
-      </label>
-      <label>
-        {t('vm.machineType')}
-        <select
-          aria-label={t('vm.machineType')}
-          value={machineType}
-          onChange={(event) => {
-            setMachineType(event.target.value);
-          }}
-        >
-          {types.map((m) => (
-            <option key={m.name} value={m.name}>
-              {describeMachineType(t, m)}
-            </option>
-          ))}
-        </select>
-      </label>
-      <label>
-        {t('vm.image')}
-        <select
-          aria-label={t('vm.image')}
-          value={image}
-          onChange={(event) => {
-            setImage(event.target.value);
-          }}
-        >
-          {IMAGES.map((i) => (
-            <option key={i.value} value={i.value}>
-              {i.label}
-            </option>
-          ))}
-        </select>
-      </label>
-      <label>
-        {t('vm.serviceAccount')}
-        <select
-          aria-label={t('vm.serviceAccount')}
-          value={account}
-          onChange={(event) => {
-            setAccount(event.target.value);
-          }}
-        >
-          <option value={DEFAULT_ACCOUNT}>
-            {defaultEmail === undefined
-              ? t('vm.defaultServiceAccount')
-              : `${t('vm.defaultServiceAccount')} (${defaultEmail})`}
-          </option>
-          {others.map((a) => (
-            <option key={a.email} value={a.email}>
-              {a.displayName !== undefined && a.displayName !== ''
-                ? `${a.displayName} (${a.email})`
-                : a.email}
-            </option>
-          ))}
-          <option value={NO_ACCOUNT}>{t('vm.noServiceAccount')}</option>
-        </select>
-      </label>
-      <fieldset className="vm-scopes" disabled={account === NO_ACCOUNT}>
-        <legend>{t('vm.scopes')}</legend>
-        <label>
-          <input
-            type="radio"
-            name="scopes"
-            checked={!fullAccess}
-            onChange={() => {
-              setFullAccess(false);
-            }}
-          />
-          {t('vm.scopesDefault')}
-        </label>
-        <label>
-          <input
-            type="radio"
-            name="scopes"
-            checked={fullAccess}
-            onChange={() => {
-              setFullAccess(true);
-            }}
-          />
-          {t('vm.scopesFull')}
-        </label>
-      </fieldset>
-      <label className="vm-startup">
-        {t('vm.startupScript')}
-        <textarea
-          rows={2}
-          spellCheck={false}
-          value={startup}
-          onChange={(event) => {
-            setStartup(event.target.value);
-          }}
-        />
-      </label>
-      <button type="submit" className="primary" disabled={busy}>
+      <TextField
+        label={t('common.name')}
+        name="name"
+        required
+        pattern="[a-z]([-a-z0-9]{0,61}[a-z0-9])?"
+        autoComplete="off"
+        value={name}
+        onValue={setName}
+      />
+      <SelectField
+        label={t('vm.region')}
+        aria-label={t('vm.region')}
+        value={region}
+        onValue={changeRegion}
+        options={regions}
+      />
+      <SelectField
+        label={t('vm.zone')}
+        aria-label={t('vm.zone')}
+        value={zone}
+        onValue={setZone}
+        options={zoneChoices}
+      />
+      <SelectField
+        label={t('vm.machineType')}
+        aria-label={t('vm.machineType')}
+        value={machineType}
+        onValue={setMachineType}
+        options={types.map((m) => ({ value: m.name, label: describeMachineType(t, m) }))}
+      />
+      <SelectField
+        label={t('vm.image')}
+        aria-label={t('vm.image')}
+        value={image}
+        onValue={setImage}
+        options={IMAGES}
+      />
+      <SelectField
+        label={t('vm.serviceAccount')}
+        aria-label={t('vm.serviceAccount')}
+        value={account}
+        onValue={setAccount}
+        options={[
+          {
+            value: DEFAULT_ACCOUNT,
+            label:
+              defaultEmail === undefined
+                ? t('vm.defaultServiceAccount')
+                : `${t('vm.defaultServiceAccount')} (${defaultEmail})`,
+          },
+          ...others.map((a) => ({
+            value: a.email,
+            label:
+              a.displayName !== undefined && a.displayName !== '' ? `${a.displayName} (${a.email})` : a.email,
+          })),
+          { value: NO_ACCOUNT, label: t('vm.noServiceAccount') },
+        ]}
+      />
+      <RadioGroup
+        legend={t('vm.scopes')}
+        className="vm-scopes"
+        disabled={account === NO_ACCOUNT}
+        name="scopes"
+        value={fullAccess}
+        onValue={setFullAccess}
+        options={[
+          { value: false, label: t('vm.scopesDefault') },
+          { value: true, label: t('vm.scopesFull') },
+        ]}
+      />
+      <TextAreaField
+        label={t('vm.startupScript')}
+        labelClassName="vm-startup"
+        rows={2}
+        spellCheck={false}
+        value={startup}
+        onValue={setStartup}
+      />
+      <button type="submit" className="primary" disabled={action.busy}>
         {t('common.create')}
       </button>
-      {error !== undefined && <ErrorBox error={error} />}
+      {loadError !== undefined && <ErrorBox error={loadError} />}
+      <ActionStatus action={action} />
     </form>
   );
 }
 
 export function InstancesPage(props: { project: string }) {
   const { t, language } = useI18n();
-  const base = computeBase(props.project);
   const list = usePaged(async (pageToken) => {
-    const query = new URLSearchParams({ maxResults: String(PAGE_SIZE) });
-    if (pageToken !== undefined) {
-      query.set('pageToken', pageToken);
-    }
-    const r = await call<{ items?: Record<string, { instances?: Instance[] }>; nextPageToken?: string }>(
-      'GET',
-      `${base}/aggregated/instances?${query.toString()}`,
-    );
-    const items = Object.values(r.items ?? {}).flatMap((scope) => scope.instances ?? []);
-    items.sort((a, b) => a.name.localeCompare(b.name));
-    return { items, nextPageToken: r.nextPageToken };
+    const page = await listCompute<Instance>(props.project, 'aggregated/instances', pageToken, PAGE_SIZE);
+    page.items.sort((a, b) => a.name.localeCompare(b.name));
+    return page;
   }, props.project);
-  const [error, setError] = useState<unknown>();
   const moving = list.page?.items.some((i) => MOVING.has(i.status)) ?? false;
   // After an action, keep refreshing for a while: its operation may not have started yet.
-  const [watchUntil, setWatchUntil] = useState(takeListWatch);
   const { reload } = list;
-  useEffect(() => {
-    if (!moving && watchUntil === 0) {
-      return;
-    }
-    const timer = setInterval(() => {
-      if (!moving && Date.now() > watchUntil) {
-        setWatchUntil(0);
-      }
-      reload();
-    }, 1500);
-    return () => {
-      clearInterval(timer);
-    };
-  }, [moving, watchUntil, reload]);
+  const watch = useRefreshWhile(moving, reload, takeListWatch);
+  const action = useAction();
 
-  const act = async (instance: Instance, verb: Verb): Promise<void> => {
-    setError(undefined);
-    try {
+  const act = (instance: Instance, verb: Verb): void => {
+    void action.run(async () => {
       if (await confirmAndAct(t, language, props.project, instance, verb)) {
-        setWatchUntil(Date.now() + 30_000);
+        watch(30_000);
         reload();
       }
-    } catch (failure) {
-      setError(failure);
-    }
+    });
   };
 
   return (
@@ -335,83 +241,55 @@ export function InstancesPage(props: { project: string }) {
       <CreateForm
         project={props.project}
         onCreated={() => {
-          setWatchUntil(Date.now() + 30_000);
+          watch(30_000);
           reload();
         }}
       />
-      {error !== undefined && <ErrorBox error={error} />}
-      {list.error !== undefined && <ErrorBox error={list.error} onRetry={reload} />}
-      {list.page === undefined && list.error === undefined && <Loading />}
-      {list.page?.items.length === 0 && list.pageIndex === 0 && <p className="muted">{t('vm.empty')}</p>}
-      {list.page !== undefined && list.page.items.length > 0 && (
-        <div className="table-wrap">
-          <table className="vm-table" aria-label={t('vm.title')}>
-            <thead>
-              <tr>
-                <th scope="col">{t('common.name')}</th>
-                <th scope="col">{t('vm.zone')}</th>
-                <th scope="col" className="hide-narrow">
-                  {t('vm.machineType')}
-                </th>
-                <th scope="col">{t('vm.internalIp')}</th>
-                <th scope="col" className="hide-narrow">
-                  {t('vm.externalIp')}
-                </th>
-                <th scope="col">{t('common.status')}</th>
-                <th scope="col">{t('common.actions')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.page.items.map((instance) => {
-                const nic = instance.networkInterfaces?.[0];
-                const zone = last(instance.zone);
-                return (
-                  <tr key={`${instance.zone}/${instance.name}`}>
-                    <td>
-                      <Link to={detailsRoute(zone, instance.name)}>{instance.name}</Link>
-                    </td>
-                    <td>{zone}</td>
-                    <td className="hide-narrow">{last(instance.machineType)}</td>
-                    <td>{nic?.networkIP ?? ''}</td>
-                    <td className="hide-narrow">{nic?.accessConfigs?.[0]?.natIP ?? t('vm.none')}</td>
-                    <td>
-                      <span className={`vm-status vm-status-${instance.status.toLowerCase()}`}>
-                        {instance.status}
-                      </span>
-                    </td>
-                    <td>
-                      <div className="actions">
-                        <button
-                          type="button"
-                          disabled={!actionEnabled(instance.status, 'ssh')}
-                          onClick={() => {
-                            openSsh(props.project, zone, instance.name);
-                          }}
-                          aria-label={`${t('vm.ssh')}: ${instance.name}`}
-                        >
-                          {t('vm.ssh')}
-                        </button>
-                        {VERBS.map((verb) => (
-                          <button
-                            key={verb}
-                            type="button"
-                            disabled={!actionEnabled(instance.status, verb)}
-                            onClick={() => void act(instance, verb)}
-                            aria-label={`${t(`vm.${verb}`)}: ${instance.name}`}
-                          >
-                            {t(`vm.${verb}`)}
-                          </button>
-                        ))}
-                      </div>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
-      )}
-      <Pager page={list.pageIndex} hasNext={list.hasNext} onPrevious={list.previous} onNext={list.next} />
+      <ActionStatus action={action} />
+      <PagedTable
+        list={list}
+        empty={t('vm.empty')}
+        label={t('vm.title')}
+        className="vm-table"
+        columns={[
+          t('common.name'),
+          t('vm.zone'),
+          { label: t('vm.machineType'), hideNarrow: true },
+          t('vm.internalIp'),
+          { label: t('vm.externalIp'), hideNarrow: true },
+          t('common.status'),
+          t('common.actions'),
+        ]}
+        row={(instance) => {
+          const nic = instance.networkInterfaces?.[0];
+          const zone = last(instance.zone);
+          return (
+            <tr key={`${instance.zone}/${instance.name}`}>
+              <td>
+                <Link to={detailsRoute(zone, instance.name)}>{instance.name}</Link>
+              </td>
+              <td>{zone}</td>
+              <td className="hide-narrow">{last(instance.machineType)}</td>
+              <td>{nic?.networkIP ?? ''}</td>
+              <td className="hide-narrow">{nic?.accessConfigs?.[0]?.natIP ?? t('vm.none')}</td>
+              <td>
+                <span className={`vm-status vm-status-${instance.status.toLowerCase()}`}>
+                  {instance.status}
+                </span>
+              </td>
+              <td>
+                <VmActions
+                  project={props.project}
+                  instance={instance}
+                  onAct={(verb) => {
+                    act(instance, verb);
+                  }}
+                />
+              </td>
+            </tr>
+          );
+        }}
+      />
     </>
   );
 }

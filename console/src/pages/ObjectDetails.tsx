@@ -1,4 +1,4 @@
-import { useEffect, useId, useState, type ReactNode, type SyntheticEvent } from 'react';
+import { useId, useState, type ReactNode, type SyntheticEvent } from 'react';
 import { call, download, enc, saveFile, type ServiceAccount } from '../api.ts';
 import { ErrorBox, Link, Loading } from '../components.tsx';
 import { useI18n, type Translate } from '../i18n.ts';
@@ -14,6 +14,10 @@ import {
 } from './storage/common.ts';
 import { signedReadUrl } from './storage/signed-url.ts';
 import '../styles/storage.css';
+import { ActionStatus, useAction } from '../ui/action.tsx';
+import { SelectField } from '../ui/forms.tsx';
+import { useLoad } from '../ui/load.ts';
+import { RowButton } from '../ui/table.tsx';
 
 /** Expiry choices for signed URLs, in seconds (Google allows up to 7 days). */
 const EXPIRIES = [15 * 60, 3600, 12 * 3600, 24 * 3600, 3 * 24 * 3600, 7 * 24 * 3600];
@@ -110,45 +114,27 @@ function CopyField(props: { label: string; value: string; multiline?: boolean })
 
 function SignedUrlForm(props: { project: string; bucket: string; object: string }) {
   const { t } = useI18n();
-  const [accounts, setAccounts] = useState<ServiceAccount[] | undefined>();
   const [account, setAccount] = useState('');
   const [expires, setExpires] = useState(EXPIRIES[0] ?? 900);
   const [result, setResult] = useState<{ url: string; until: Date } | undefined>();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
-
-  useEffect(() => {
-    let live = true;
-    // One page of accounts (the first 100) is plenty for a picker.
-    call<{ accounts?: ServiceAccount[] }>(
+  const action = useAction();
+  // One page of accounts (the first 100) is plenty for a picker.
+  const load = useLoad(async () => {
+    const r = await call<{ accounts?: ServiceAccount[] }>(
       'GET',
       `/v1/projects/${enc(props.project)}/serviceAccounts?pageSize=100`,
-    ).then(
-      (r) => {
-        if (live) {
-          const usable = (r.accounts ?? []).filter((a) => a.disabled !== true);
-          setAccounts(usable);
-          setAccount(usable[0]?.email ?? '');
-        }
-      },
-      (failure: unknown) => {
-        if (live) {
-          setAccounts([]);
-          setError(failure);
-        }
-      },
     );
-    return () => {
-      live = false;
-    };
+    const usable = (r.accounts ?? []).filter((a) => a.disabled !== true);
+    setAccount(usable[0]?.email ?? '');
+    return usable;
   }, [props.project]);
+  const accounts = load.error === undefined ? load.value : [];
+  const error = action.error ?? load.error;
 
   const submit = async (event: SyntheticEvent): Promise<void> => {
     event.preventDefault();
-    setError(undefined);
     setResult(undefined);
-    setBusy(true);
-    try {
+    await action.run(async () => {
       const now = new Date();
       const url = await signedReadUrl({
         bucket: props.bucket,
@@ -158,11 +144,7 @@ function SignedUrlForm(props: { project: string; bucket: string; object: string 
         now,
       });
       setResult({ url, until: new Date(now.getTime() + expires * 1000) });
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -175,39 +157,23 @@ function SignedUrlForm(props: { project: string; bucket: string; object: string 
       )}
       {accounts !== undefined && accounts.length > 0 && (
         <form className="form signed-form" onSubmit={(event) => void submit(event)}>
-          <label>
-            {t('storage.serviceAccount')}
-            <select
-              aria-label={t('storage.serviceAccount')}
-              value={account}
-              onChange={(event) => {
-                setAccount(event.target.value);
-              }}
-            >
-              {accounts.map((a) => (
-                <option key={a.email} value={a.email}>
-                  {a.email}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            {t('storage.expiry')}
-            <select
-              aria-label={t('storage.expiry')}
-              value={expires}
-              onChange={(event) => {
-                setExpires(Number(event.target.value));
-              }}
-            >
-              {EXPIRIES.map((seconds) => (
-                <option key={seconds} value={seconds}>
-                  {expiryLabel(t, seconds)}
-                </option>
-              ))}
-            </select>
-          </label>
-          <button type="submit" className="primary" disabled={busy || account === ''}>
+          <SelectField
+            label={t('storage.serviceAccount')}
+            aria-label={t('storage.serviceAccount')}
+            value={account}
+            onValue={setAccount}
+            options={accounts.map((a) => a.email)}
+          />
+          <SelectField
+            label={t('storage.expiry')}
+            aria-label={t('storage.expiry')}
+            value={expires}
+            onValue={(value) => {
+              setExpires(Number(value));
+            }}
+            options={EXPIRIES.map((seconds) => ({ value: seconds, label: expiryLabel(t, seconds) }))}
+          />
+          <button type="submit" className="primary" disabled={action.busy || account === ''}>
             {t('storage.createSignedUrl')}
           </button>
         </form>
@@ -228,66 +194,37 @@ function SignedUrlForm(props: { project: string; bucket: string; object: string 
 export function ObjectDetailsPage(props: { project: string; bucket: string; object: string }) {
   const { t } = useI18n();
   const { bucket, object, project } = props;
-  const [data, setData] = useState<
-    { object: ObjectResource; bucket: BucketResource; publicity: Publicity; url: string } | undefined
-  >();
-  const [loadError, setLoadError] = useState<unknown>();
-  const [error, setError] = useState<unknown>();
-  const [version, setVersion] = useState(0);
-
-  useEffect(() => {
-    let live = true;
-    setLoadError(undefined);
-    (async () => {
-      const [objectResource, bucketResource] = await Promise.all([
-        call<ObjectResource>('GET', objectPath(bucket, object)),
-        call<BucketResource>('GET', `/storage/v1/b/${enc(bucket)}`),
-      ]);
-      const [publicity, url] = await Promise.all([
-        publicityOf(bucketResource, objectResource),
-        publicUrl(bucket, object),
-      ]);
-      return { object: objectResource, bucket: bucketResource, publicity, url: url.toString() };
-    })().then(
-      (loaded) => {
-        if (live) {
-          setData(loaded);
-        }
-      },
-      (failure: unknown) => {
-        if (live) {
-          setLoadError(failure);
-        }
-      },
-    );
-    return () => {
-      live = false;
-    };
-  }, [bucket, object, version]);
+  const load = useLoad(async () => {
+    const [objectResource, bucketResource] = await Promise.all([
+      call<ObjectResource>('GET', objectPath(bucket, object)),
+      call<BucketResource>('GET', `/storage/v1/b/${enc(bucket)}`),
+    ]);
+    const [publicity, url] = await Promise.all([
+      publicityOf(bucketResource, objectResource),
+      publicUrl(bucket, object),
+    ]);
+    return { object: objectResource, bucket: bucketResource, publicity, url: url.toString() };
+  }, [bucket, object]);
+  const data = load.value;
+  const action = useAction();
 
   const slash = object.lastIndexOf('/');
   const parent = slash < 0 ? '' : object.slice(0, slash + 1);
   const baseName = slash < 0 ? object : object.slice(slash + 1);
 
-  const get = async (): Promise<void> => {
-    setError(undefined);
-    try {
+  const get = (): void => {
+    void action.run(async () => {
       saveFile(await download(`${objectPath(bucket, object)}?alt=media`), baseName);
-    } catch (failure) {
-      setError(failure);
-    }
+    });
   };
-  const remove = async (): Promise<void> => {
-    if (!window.confirm(t('storage.confirmDelete', { name: object }))) {
-      return;
-    }
-    setError(undefined);
-    try {
-      await call('DELETE', objectPath(bucket, object));
-      navigate(withProject(folderLink(bucket, parent), project));
-    } catch (failure) {
-      setError(failure);
-    }
+  const remove = (): void => {
+    void action.run(
+      async () => {
+        await call('DELETE', objectPath(bucket, object));
+        navigate(withProject(folderLink(bucket, parent), project));
+      },
+      { confirm: t('storage.confirmDelete', { name: object }) },
+    );
   };
 
   const facts: [string, ReactNode][] =
@@ -335,23 +272,14 @@ export function ObjectDetailsPage(props: { project: string; bucket: string; obje
         {t('storage.objectDetails')}: {baseName}
       </h1>
       <div className="actions details-actions">
-        <button type="button" onClick={() => void get()} aria-label={`${t('storage.download')}: ${object}`}>
-          {t('storage.download')}
-        </button>
-        <button type="button" onClick={() => void remove()} aria-label={`${t('common.delete')}: ${object}`}>
+        <RowButton verb={t('storage.download')} name={object} onClick={get} />
+        <button type="button" onClick={remove} aria-label={`${t('common.delete')}: ${object}`}>
           {t('storage.deleteObject')}
         </button>
       </div>
-      {error !== undefined && <ErrorBox error={error} />}
-      {loadError !== undefined && (
-        <ErrorBox
-          error={loadError}
-          onRetry={() => {
-            setVersion((v) => v + 1);
-          }}
-        />
-      )}
-      {data === undefined && loadError === undefined && <Loading />}
+      <ActionStatus action={action} />
+      {load.error !== undefined && <ErrorBox error={load.error} onRetry={load.reload} />}
+      {data === undefined && load.error === undefined && <Loading />}
       {data !== undefined && (
         <>
           <section className="card" aria-labelledby="object-overview">

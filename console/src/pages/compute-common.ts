@@ -3,8 +3,9 @@
  * the SSH window, and the row actions with their confirmations (stopping warns that disks are
  * still billed, with their monthly list price when console/src/pricing.ts knows it).
  */
-import { call, enc } from '../api.ts';
+import { ApiError, call, enc } from '../api.ts';
 import type { Language, Translate } from '../i18n.ts';
+import { pageQuery, type Page } from '../paging.ts';
 import { diskMonthlyUsd, formatUsd, regionOfZone } from '../pricing.ts';
 
 /** States an instance passes through on its way somewhere: pages refresh while one shows. */
@@ -76,6 +77,60 @@ export const instanceApiPath = (project: string, zone: string, name: string): st
 /** The console route of an instance's details page (App.tsx routes it). */
 export const detailsRoute = (zone: string, name: string): string =>
   `/compute/instances/details/${enc(zone)}/${enc(name)}`;
+
+interface Operation {
+  name?: string;
+  status?: string;
+  selfLink?: string;
+  error?: { errors?: { code?: string; message?: string }[] };
+}
+
+const POLL_MS = 500;
+const POLL_LIMIT_MS = 10 * 60_000;
+
+/** GETs a Compute operation until it is DONE; throws its error (or a timeout after 10 minutes). */
+export async function waitForOperation(operation: Operation): Promise<void> {
+  let op = operation;
+  const started = Date.now();
+  while (op.status !== undefined && op.status !== 'DONE') {
+    if (op.selfLink === undefined || Date.now() - started > POLL_LIMIT_MS) {
+      throw new ApiError(`Operation ${op.name ?? ''} is still ${op.status}`, 0, 'timeout');
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    op = await call<Operation>('GET', apiPathOf(op.selfLink));
+  }
+  const failure = op.error?.errors?.[0];
+  if (failure !== undefined) {
+    throw new ApiError(failure.message ?? failure.code ?? 'Operation failed', 400, failure.code ?? '');
+  }
+}
+
+/** A Compute mutation that waits: sends it, then waits for the operation it answers with. */
+export async function mutate(method: string, path: string, body?: unknown): Promise<void> {
+  await waitForOperation(await call<Operation>(method, path, body));
+}
+
+/**
+ * One page of a Compute list: a global or zonal collection (`global/networks`), or an aggregated
+ * one (`aggregated/instances`), whose per-scope lists are joined.
+ */
+export async function listCompute<T>(
+  project: string,
+  collection: string,
+  pageToken: string | undefined,
+  pageSize: number,
+): Promise<Page<T>> {
+  const r = await call<{ items?: T[] | Record<string, Record<string, unknown>>; nextPageToken?: string }>(
+    'GET',
+    `${computeBase(project)}/${collection}?${pageQuery({ maxResults: String(pageSize) }, pageToken)}`,
+  );
+  const items = Array.isArray(r.items)
+    ? r.items
+    : Object.values(r.items ?? {}).flatMap((scope) =>
+        Object.values(scope).flatMap((list) => (Array.isArray(list) ? (list as T[]) : [])),
+      );
+  return { items, nextPageToken: r.nextPageToken };
+}
 
 /** `e2-micro (2 vCPU, 1.0 GB memory)`. */
 export function describeMachineType(t: Translate, m: MachineType): string {

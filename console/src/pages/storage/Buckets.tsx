@@ -1,10 +1,13 @@
 import { useId, useState, type SyntheticEvent } from 'react';
 import { call, enc } from '../../api.ts';
-import { ErrorBox, Link, Loading, Pager } from '../../components.tsx';
+import { Link } from '../../components.tsx';
 import { useI18n, type MessageKey } from '../../i18n.ts';
-import { usePaged } from '../../paging.ts';
+import { pageQuery, usePaged } from '../../paging.ts';
 import '../../styles/storage.css';
-import { MULTI_REGIONS, REGIONS, STORAGE_CLASSES, type BucketResource } from './common.ts';
+import { ActionStatus, useAction } from '../../ui/action.tsx';
+import { CheckField, RadioGroup, SelectField, TextField } from '../../ui/forms.tsx';
+import { PagedTable, RowButton } from '../../ui/table.tsx';
+import { formatTime, MULTI_REGIONS, REGIONS, STORAGE_CLASSES, type BucketResource } from './common.ts';
 
 const PAGE_SIZE = 50;
 
@@ -20,8 +23,7 @@ function CreateBucketForm(props: { project: string; onCreated: (bucket: BucketRe
   // Google's console enforces public access prevention and uniform access on new buckets by default.
   const [preventPublic, setPreventPublic] = useState(true);
   const [uniform, setUniform] = useState(true);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
+  const action = useAction();
   const locations = locationType === 'multi-region' ? MULTI_REGIONS : REGIONS;
 
   const chooseType = (type: LocationType): void => {
@@ -31,9 +33,7 @@ function CreateBucketForm(props: { project: string; onCreated: (bucket: BucketRe
 
   const submit = async (event: SyntheticEvent): Promise<void> => {
     event.preventDefault();
-    setError(undefined);
-    setBusy(true);
-    try {
+    await action.run(async () => {
       const bucket = await call<BucketResource>('POST', `/storage/v1/b?project=${enc(props.project)}`, {
         name: name.trim(),
         location,
@@ -45,11 +45,7 @@ function CreateBucketForm(props: { project: string; onCreated: (bucket: BucketRe
       });
       setName('');
       props.onCreated(bucket);
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -59,137 +55,90 @@ function CreateBucketForm(props: { project: string; onCreated: (bucket: BucketRe
       aria-labelledby={`${id}-title`}
     >
       <h2 id={`${id}-title`}>{t('storage.create')}</h2>
-      <label>
-        {t('storage.bucketName')}
-        <input
-          name="bucketName"
-          required
-          autoComplete="off"
-          spellCheck={false}
-          value={name}
-          aria-describedby={`${id}-name-hint`}
-          onChange={(event) => {
-            setName(event.target.value);
-          }}
-        />
+      <TextField
+        label={t('storage.bucketName')}
+        name="bucketName"
+        required
+        autoComplete="off"
+        spellCheck={false}
+        value={name}
+        aria-describedby={`${id}-name-hint`}
+        onValue={setName}
+      >
         <span id={`${id}-name-hint`} className="hint">
           {t('storage.bucketNameHint')}
         </span>
-      </label>
-      <fieldset>
-        <legend>{t('storage.locationType')}</legend>
-        {(['multi-region', 'region'] as const).map((type) => (
-          <label key={type} className="inline">
-            <input
-              type="radio"
-              name={`${id}-location-type`}
-              checked={locationType === type}
-              onChange={() => {
-                chooseType(type);
-              }}
-            />
-            {t(type === 'multi-region' ? 'storage.multiRegion' : 'storage.region')}
-          </label>
-        ))}
-      </fieldset>
-      <label>
-        {t('storage.location')}
-        <select
-          aria-label={t('storage.location')}
-          value={location}
-          onChange={(event) => {
-            setLocation(event.target.value);
-          }}
-        >
-          {locations.map((l) => (
-            <option key={l} value={l}>
-              {l}
-            </option>
-          ))}
-        </select>
-      </label>
-      <label>
-        {t('storage.storageClass')}
-        <select
-          aria-label={t('storage.storageClass')}
-          value={storageClass}
-          onChange={(event) => {
-            setStorageClass(event.target.value);
-          }}
-        >
-          {STORAGE_CLASSES.map((c) => (
-            <option key={c} value={c}>
-              {t(`storage.class.${c}` as MessageKey)}
-            </option>
-          ))}
-        </select>
-      </label>
-      <fieldset>
-        <legend>{t('storage.accessControl')}</legend>
-        {[true, false].map((value) => (
-          <label key={String(value)} className="inline">
-            <input
-              type="radio"
-              name={`${id}-access`}
-              checked={uniform === value}
-              onChange={() => {
-                setUniform(value);
-              }}
-            />
-            {t(value ? 'storage.uniform' : 'storage.fineGrained')}
-          </label>
-        ))}
-      </fieldset>
-      <label className="inline check">
-        <input
-          type="checkbox"
-          checked={preventPublic}
-          aria-describedby={`${id}-public-hint`}
-          onChange={(event) => {
-            setPreventPublic(event.target.checked);
-          }}
-        />
-        {t('storage.preventPublic')}
-      </label>
+      </TextField>
+      <RadioGroup
+        legend={t('storage.locationType')}
+        name={`${id}-location-type`}
+        labelClassName="inline"
+        value={locationType}
+        onValue={chooseType}
+        options={[
+          { value: 'multi-region', label: t('storage.multiRegion') },
+          { value: 'region', label: t('storage.region') },
+        ]}
+      />
+      <SelectField
+        label={t('storage.location')}
+        aria-label={t('storage.location')}
+        value={location}
+        onValue={setLocation}
+        options={locations}
+      />
+      <SelectField
+        label={t('storage.storageClass')}
+        aria-label={t('storage.storageClass')}
+        value={storageClass}
+        onValue={setStorageClass}
+        options={STORAGE_CLASSES.map((c) => ({ value: c, label: t(`storage.class.${c}` as MessageKey) }))}
+      />
+      <RadioGroup
+        legend={t('storage.accessControl')}
+        name={`${id}-access`}
+        labelClassName="inline"
+        value={uniform}
+        onValue={setUniform}
+        options={[
+          { value: true, label: t('storage.uniform') },
+          { value: false, label: t('storage.fineGrained') },
+        ]}
+      />
+      <CheckField
+        label={t('storage.preventPublic')}
+        labelClassName="inline check"
+        checked={preventPublic}
+        aria-describedby={`${id}-public-hint`}
+        onChecked={setPreventPublic}
+      />
       <p id={`${id}-public-hint`} className="hint full">
         {t('storage.preventPublicHint')}
       </p>
-      <button type="submit" className="primary" disabled={busy}>
+      <button type="submit" className="primary" disabled={action.busy}>
         {t('common.create')}
       </button>
-      {error !== undefined && <ErrorBox error={error} />}
+      <ActionStatus action={action} />
     </form>
   );
 }
 
 export function BucketsPage(props: { project: string }) {
   const { t } = useI18n();
-  const [error, setError] = useState<unknown>();
-  const [message, setMessage] = useState('');
   const list = usePaged(async (pageToken) => {
-    const query = new URLSearchParams({ project: props.project, maxResults: String(PAGE_SIZE) });
-    if (pageToken !== undefined) {
-      query.set('pageToken', pageToken);
-    }
+    const query = pageQuery({ project: props.project, maxResults: String(PAGE_SIZE) }, pageToken);
     const r = await call<{ items?: BucketResource[]; nextPageToken?: string }>(
       'GET',
-      `/storage/v1/b?${query.toString()}`,
+      `/storage/v1/b?${query}`,
     );
     return { items: r.items ?? [], nextPageToken: r.nextPageToken };
   }, props.project);
+  const action = useAction(list.reload);
 
-  const remove = async (bucket: BucketResource): Promise<void> => {
-    if (!window.confirm(t('storage.confirmDeleteBucket', { name: bucket.name }))) {
-      return;
-    }
-    setError(undefined);
-    setMessage('');
-    try {
-      await call('DELETE', `/storage/v1/b/${enc(bucket.name)}`);
-      list.reload();
-    } catch (failure) {
-      setError(failure);
-    }
+  const remove = (bucket: BucketResource): void => {
+    void action.run(() => call('DELETE', `/storage/v1/b/${enc(bucket.name)}`), {
+      confirm: t('storage.confirmDeleteBucket', { name: bucket.name }),
+    });
   };
 
   return (
@@ -198,75 +147,54 @@ export function BucketsPage(props: { project: string }) {
       <CreateBucketForm
         project={props.project}
         onCreated={(bucket) => {
-          setMessage(t('storage.bucketCreated', { name: bucket.name }));
           list.reload();
+          action.setMessage(t('storage.bucketCreated', { name: bucket.name }));
         }}
       />
-      {message !== '' && (
-        <p role="status" className="ok">
-          {message}
-        </p>
-      )}
-      {error !== undefined && <ErrorBox error={error} />}
-      {list.error !== undefined && <ErrorBox error={list.error} onRetry={list.reload} />}
-      {list.page === undefined && list.error === undefined && <Loading />}
-      {list.page?.items.length === 0 && list.pageIndex === 0 && <p className="muted">{t('storage.empty')}</p>}
-      {list.page !== undefined && list.page.items.length > 0 && (
-        <div className="table-wrap">
-          <table className="storage-table" aria-label={t('storage.title')}>
-            <thead>
-              <tr>
-                <th scope="col">{t('common.name')}</th>
-                <th scope="col">{t('storage.location')}</th>
-                <th scope="col">{t('storage.storageClass')}</th>
-                <th scope="col">{t('storage.publicAccess')}</th>
-                <th scope="col" className="hide-narrow">
-                  {t('storage.accessControl')}
-                </th>
-                <th scope="col" className="hide-narrow">
-                  {t('storage.created')}
-                </th>
-                <th scope="col">{t('common.actions')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.page.items.map((bucket) => {
-                const prevented = bucket.iamConfiguration?.publicAccessPrevention === 'enforced';
-                const uniform = bucket.iamConfiguration?.uniformBucketLevelAccess?.enabled === true;
-                return (
-                  <tr key={bucket.name}>
-                    <td>
-                      <Link to={`/storage/browser/${enc(bucket.name)}`}>{bucket.name}</Link>
-                    </td>
-                    <td>
-                      {bucket.location ?? ''}
-                      {bucket.locationType !== undefined && (
-                        <span className="muted"> ({bucket.locationType})</span>
-                      )}
-                    </td>
-                    <td className="nowrap">{bucket.storageClass ?? ''}</td>
-                    <td>{t(prevented ? 'storage.prevented' : 'storage.notPrevented')}</td>
-                    <td className="hide-narrow">{t(uniform ? 'storage.uniform' : 'storage.fineGrained')}</td>
-                    <td className="hide-narrow">
-                      {bucket.timeCreated === undefined ? '' : new Date(bucket.timeCreated).toLocaleString()}
-                    </td>
-                    <td>
-                      <button
-                        type="button"
-                        onClick={() => void remove(bucket)}
-                        aria-label={`${t('common.delete')}: ${bucket.name}`}
-                      >
-                        {t('common.delete')}
-                      </button>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
-      )}
-      <Pager page={list.pageIndex} hasNext={list.hasNext} onPrevious={list.previous} onNext={list.next} />
+      <ActionStatus action={action} />
+      <PagedTable
+        list={list}
+        empty={t('storage.empty')}
+        label={t('storage.title')}
+        className="storage-table"
+        columns={[
+          t('common.name'),
+          t('storage.location'),
+          t('storage.storageClass'),
+          t('storage.publicAccess'),
+          { label: t('storage.accessControl'), hideNarrow: true },
+          { label: t('storage.created'), hideNarrow: true },
+          t('common.actions'),
+        ]}
+        row={(bucket) => {
+          const prevented = bucket.iamConfiguration?.publicAccessPrevention === 'enforced';
+          const uniform = bucket.iamConfiguration?.uniformBucketLevelAccess?.enabled === true;
+          return (
+            <tr key={bucket.name}>
+              <td>
+                <Link to={`/storage/browser/${enc(bucket.name)}`}>{bucket.name}</Link>
+              </td>
+              <td>
+                {bucket.location ?? ''}
+                {bucket.locationType !== undefined && <span className="muted"> ({bucket.locationType})</span>}
+              </td>
+              <td className="nowrap">{bucket.storageClass ?? ''}</td>
+              <td>{t(prevented ? 'storage.prevented' : 'storage.notPrevented')}</td>
+              <td className="hide-narrow">{t(uniform ? 'storage.uniform' : 'storage.fineGrained')}</td>
+              <td className="hide-narrow">{formatTime(bucket.timeCreated)}</td>
+              <td>
+                <RowButton
+                  verb={t('common.delete')}
+                  name={bucket.name}
+                  onClick={() => {
+                    remove(bucket);
+                  }}
+                />
+              </td>
+            </tr>
+          );
+        }}
+      />
     </>
   );
 }

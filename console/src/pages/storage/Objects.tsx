@@ -1,11 +1,21 @@
 import { useRef, useState, type ChangeEvent, type DragEvent, type SyntheticEvent } from 'react';
-import { call, download, errorText, saveFile, upload } from '../../api.ts';
-import { ErrorBox, Link, Loading, Pager } from '../../components.tsx';
+import { call, download, enc, errorText, saveFile, upload } from '../../api.ts';
+import { ErrorBox, Link } from '../../components.tsx';
 import { useI18n } from '../../i18n.ts';
-import { usePaged } from '../../paging.ts';
+import { pageQuery, usePaged } from '../../paging.ts';
 import { navigate, useProject, withProject } from '../../router.ts';
-import { detailsLink, folderLink, formatSize, objectPath, type ObjectResource } from './common.ts';
+import {
+  detailsLink,
+  folderLink,
+  formatSize,
+  formatTime,
+  objectPath,
+  type ObjectResource,
+} from './common.ts';
 import '../../styles/storage.css';
+import { useAction } from '../../ui/action.tsx';
+import { TextField } from '../../ui/forms.tsx';
+import { PagedTable, RowButton } from '../../ui/table.tsx';
 import { droppedFiles, pickedFiles, uploadFile, type PendingFile } from './transfer.ts';
 
 const PAGE_SIZE = 50;
@@ -22,15 +32,12 @@ export function ObjectsPage(props: { project: string; bucket: string; prefix: st
   const { t } = useI18n();
   const project = useProject();
   const { bucket, prefix } = props;
-  const base = `/storage/v1/b/${encodeURIComponent(bucket)}/o`;
+  const base = `/storage/v1/b/${enc(bucket)}/o`;
   const list = usePaged(async (pageToken) => {
-    const query = new URLSearchParams({ prefix, delimiter: '/', maxResults: String(PAGE_SIZE) });
-    if (pageToken !== undefined) {
-      query.set('pageToken', pageToken);
-    }
+    const query = pageQuery({ prefix, delimiter: '/', maxResults: String(PAGE_SIZE) }, pageToken);
     const r = await call<{ items?: ObjectResource[]; prefixes?: string[]; nextPageToken?: string }>(
       'GET',
-      `${base}?${query.toString()}`,
+      `${base}?${query}`,
     );
     const folders = (r.prefixes ?? []).map((p): ObjectResource => ({ name: p }));
     return {
@@ -41,8 +48,8 @@ export function ObjectsPage(props: { project: string; bucket: string; prefix: st
   const [active, setActive] = useState<ActiveUpload[]>([]);
   const [counts, setCounts] = useState<{ done: number; total: number } | undefined>();
   const [failures, setFailures] = useState<string[]>([]);
-  const [message, setMessage] = useState('');
-  const [error, setError] = useState<unknown>();
+  const action = useAction(list.reload);
+  const { setError, setMessage } = action;
   const [dragging, setDragging] = useState(false);
   const [folderName, setFolderName] = useState('');
   const [folderFormOpen, setFolderFormOpen] = useState(false);
@@ -125,55 +132,52 @@ export function ObjectsPage(props: { project: string; bucket: string; prefix: st
       setError(new Error(t('storage.badFolderName')));
       return;
     }
-    setError(undefined);
-    setMessage('');
-    try {
-      // As Google's console: a zero-byte object whose name ends with '/'.
-      const objectName = `${prefix}${name}/`;
-      await upload(
-        `/upload/storage/v1/b/${encodeURIComponent(bucket)}/o?uploadType=media&name=${encodeURIComponent(objectName)}`,
-        new Blob([]),
-        () => undefined,
+    // As Google's console: a zero-byte object whose name ends with '/'.
+    const objectName = `${prefix}${name}/`;
+    await action.run(
+      async () => {
+        await upload(
+          `/upload/storage/v1/b/${enc(bucket)}/o?uploadType=media&name=${enc(objectName)}`,
+          new Blob([]),
+          () => undefined,
+        );
+        setFolderName('');
+        setFolderFormOpen(false);
+      },
+      { done: t('storage.folderCreated', { name: `${name}/` }) },
+    );
+  };
+
+  const get = (object: ObjectResource): void => {
+    void action.run(async () => {
+      saveFile(
+        await download(`${objectPath(bucket, object.name)}?alt=media`),
+        object.name.split('/').pop() ?? object.name,
       );
-      setFolderName('');
-      setFolderFormOpen(false);
-      setMessage(t('storage.folderCreated', { name: `${name}/` }));
-      list.reload();
-    } catch (failure) {
-      setError(failure);
-    }
+    });
   };
 
-  const get = async (object: ObjectResource): Promise<void> => {
-    try {
-      const blob = await download(`${objectPath(bucket, object.name)}?alt=media`);
-      saveFile(blob, object.name.split('/').pop() ?? object.name);
-    } catch (failure) {
-      setError(failure);
-    }
-  };
-
-  const removeAll = async (names: string[], confirmText: string): Promise<void> => {
-    if (names.length === 0 || !window.confirm(confirmText)) {
+  const removeAll = async (names: string[], confirm: string): Promise<void> => {
+    if (names.length === 0) {
       return;
     }
-    setError(undefined);
-    setMessage('');
     let removed = 0;
-    try {
-      for (const name of names) {
-        await call('DELETE', objectPath(bucket, name));
-        removed += 1;
-      }
-      if (names.length > 1) {
-        setMessage(t('storage.deleted', { n: removed }));
-      }
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setSelected(new Set());
-      list.reload();
-    }
+    await action.run(
+      async () => {
+        try {
+          for (const name of names) {
+            await call('DELETE', objectPath(bucket, name));
+            removed += 1;
+          }
+          if (names.length > 1) {
+            setMessage(t('storage.deleted', { n: removed }));
+          }
+        } finally {
+          setSelected(new Set());
+        }
+      },
+      { confirm },
+    );
   };
 
   const toggle = (name: string, on: boolean): void => {
@@ -276,17 +280,13 @@ export function ObjectsPage(props: { project: string; bucket: string; prefix: st
       </div>
       {folderFormOpen && (
         <form className="card form" onSubmit={(event) => void createFolder(event)}>
-          <label>
-            {t('storage.folderName')}
-            <input
-              autoFocus
-              required
-              value={folderName}
-              onChange={(event) => {
-                setFolderName(event.target.value);
-              }}
-            />
-          </label>
+          <TextField
+            label={t('storage.folderName')}
+            autoFocus
+            required
+            value={folderName}
+            onValue={setFolderName}
+          />
           <button type="submit" className="primary">
             {t('common.create')}
           </button>
@@ -315,9 +315,9 @@ export function ObjectsPage(props: { project: string; bucket: string; prefix: st
           </ul>
         </div>
       )}
-      {message !== '' && (
+      {action.message !== '' && (
         <p role="status" className="ok">
-          {message}
+          {action.message}
         </p>
       )}
       {failures.length > 0 && (
@@ -327,7 +327,7 @@ export function ObjectsPage(props: { project: string; bucket: string; prefix: st
           ))}
         </ul>
       )}
-      {error !== undefined && <ErrorBox error={error} />}
+      {action.error !== undefined && <ErrorBox error={action.error} />}
       <section
         className={dragging ? 'drop-zone dragging' : 'drop-zone'}
         aria-label={t('storage.dropZone', { folder: folderLabel })}
@@ -343,103 +343,85 @@ export function ObjectsPage(props: { project: string; bucket: string; prefix: st
         <p className="drop-hint muted">
           {t(dragging ? 'storage.dropHere' : 'storage.dropZone', { folder: folderLabel })}
         </p>
-        {list.error !== undefined && <ErrorBox error={list.error} onRetry={list.reload} />}
-        {list.page === undefined && list.error === undefined && <Loading />}
-        {list.page?.items.length === 0 && list.pageIndex === 0 && (
-          <p className="muted">{t('storage.noObjects')}</p>
-        )}
-        {list.page !== undefined && list.page.items.length > 0 && (
-          <div className="table-wrap">
-            <table className="storage-table" aria-label={t('storage.objects', { bucket })}>
-              <thead>
-                <tr>
-                  <th scope="col" className="select">
+        <PagedTable
+          list={list}
+          empty={t('storage.noObjects')}
+          label={t('storage.objects', { bucket })}
+          className="storage-table"
+          columns={[
+            {
+              className: 'select',
+              label: (
+                <input
+                  type="checkbox"
+                  aria-label={t('storage.selectAll')}
+                  checked={allSelected}
+                  disabled={files.length === 0}
+                  onChange={(event) => {
+                    setSelected(new Set(event.target.checked ? files.map((object) => object.name) : []));
+                  }}
+                />
+              ),
+            },
+            t('common.name'),
+            t('storage.size'),
+            { label: t('storage.type'), hideNarrow: true },
+            { label: t('storage.updated'), hideNarrow: true },
+            t('common.actions'),
+          ]}
+          row={(object) => {
+            const label = object.name.slice(prefix.length);
+            const folder = object.name.endsWith('/') && object.size === undefined;
+            return (
+              <tr key={object.name}>
+                <td className="select">
+                  {!folder && (
                     <input
                       type="checkbox"
-                      aria-label={t('storage.selectAll')}
-                      checked={allSelected}
-                      disabled={files.length === 0}
+                      aria-label={`${t('storage.select')}: ${object.name}`}
+                      checked={selected.has(object.name)}
                       onChange={(event) => {
-                        setSelected(new Set(event.target.checked ? files.map((object) => object.name) : []));
+                        toggle(object.name, event.target.checked);
                       }}
                     />
-                  </th>
-                  <th scope="col">{t('common.name')}</th>
-                  <th scope="col">{t('storage.size')}</th>
-                  <th scope="col" className="hide-narrow">
-                    {t('storage.type')}
-                  </th>
-                  <th scope="col" className="hide-narrow">
-                    {t('storage.updated')}
-                  </th>
-                  <th scope="col">{t('common.actions')}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.page.items.map((object) => {
-                  const label = object.name.slice(prefix.length);
-                  const folder = object.name.endsWith('/') && object.size === undefined;
-                  return (
-                    <tr key={object.name}>
-                      <td className="select">
-                        {!folder && (
-                          <input
-                            type="checkbox"
-                            aria-label={`${t('storage.select')}: ${object.name}`}
-                            checked={selected.has(object.name)}
-                            onChange={(event) => {
-                              toggle(object.name, event.target.checked);
-                            }}
-                          />
-                        )}
-                      </td>
-                      <td>
-                        {folder ? (
-                          <Link to={folderLink(bucket, object.name)}>{label}</Link>
-                        ) : (
-                          <Link to={detailsLink(bucket, object.name)}>{label}</Link>
-                        )}
-                      </td>
-                      <td>{folder ? t('storage.folder') : formatSize(object.size)}</td>
-                      <td className="hide-narrow">{object.contentType ?? ''}</td>
-                      <td className="hide-narrow">
-                        {object.updated === undefined ? '' : new Date(object.updated).toLocaleString()}
-                      </td>
-                      <td>
-                        <div className="actions">
-                          {!folder && (
-                            <>
-                              <button
-                                type="button"
-                                onClick={() => void get(object)}
-                                aria-label={`${t('storage.download')}: ${object.name}`}
-                              >
-                                {t('storage.download')}
-                              </button>
-                              <button
-                                type="button"
-                                onClick={() =>
-                                  void removeAll(
-                                    [object.name],
-                                    t('storage.confirmDelete', { name: object.name }),
-                                  )
-                                }
-                                aria-label={`${t('common.delete')}: ${object.name}`}
-                              >
-                                {t('common.delete')}
-                              </button>
-                            </>
-                          )}
-                        </div>
-                      </td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
-        )}
-        <Pager page={list.pageIndex} hasNext={list.hasNext} onPrevious={list.previous} onNext={list.next} />
+                  )}
+                </td>
+                <td>
+                  {folder ? (
+                    <Link to={folderLink(bucket, object.name)}>{label}</Link>
+                  ) : (
+                    <Link to={detailsLink(bucket, object.name)}>{label}</Link>
+                  )}
+                </td>
+                <td>{folder ? t('storage.folder') : formatSize(object.size)}</td>
+                <td className="hide-narrow">{object.contentType ?? ''}</td>
+                <td className="hide-narrow">{formatTime(object.updated)}</td>
+                <td>
+                  <div className="actions">
+                    {!folder && (
+                      <>
+                        <RowButton
+                          verb={t('storage.download')}
+                          name={object.name}
+                          onClick={() => {
+                            get(object);
+                          }}
+                        />
+                        <RowButton
+                          verb={t('common.delete')}
+                          name={object.name}
+                          onClick={() =>
+                            void removeAll([object.name], t('storage.confirmDelete', { name: object.name }))
+                          }
+                        />
+                      </>
+                    )}
+                  </div>
+                </td>
+              </tr>
+            );
+          }}
+        />
       </section>
     </>
   );

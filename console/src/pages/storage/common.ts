@@ -1,4 +1,6 @@
-import { call, enc, type Bucket, type StorageObject } from '../../api.ts';
+import { enc, nimbusEnvVar, type Bucket, type StorageObject } from '../../api.ts';
+
+export { formatSize, formatTime } from '../../format.ts';
 
 /** The bucket fields the storage pages read (storage#bucket). */
 export interface BucketResource extends Bucket {
@@ -42,22 +44,6 @@ export const REGIONS = [
 ];
 export const STORAGE_CLASSES = ['STANDARD', 'NEARLINE', 'COLDLINE', 'ARCHIVE'];
 
-/** `12.3 KiB` (binary units, as Google's console prints sizes). */
-export function formatSize(bytes: string | number | undefined): string {
-  const n = Number(bytes ?? 0);
-  if (n < 1024) {
-    return `${n} B`;
-  }
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(1)} ${units[unit] ?? ''}`;
-}
-
 /** An object name as a URL path: every segment percent-encoded, slashes kept. */
 export function encodePath(name: string): string {
   return name.split('/').map(enc).join('/');
@@ -93,18 +79,12 @@ export function base64ToHex(value: string | undefined): string {
   }
 }
 
-let endpointPromise: Promise<string | undefined> | undefined;
-
 /**
  * The origin of the XML API's path-style endpoint (`AWS_ENDPOINT_URL_S3` in `nimbus env`), Nimbus's
  * counterpart of https://storage.googleapis.com; undefined when the server does not tell this caller.
  */
 export async function xmlEndpoint(): Promise<string | undefined> {
-  endpointPromise ??= call<Record<string, string | undefined>>('GET', '/_nimbus/env').then(
-    (env) => env.AWS_ENDPOINT_URL_S3?.replace(/\/+$/, ''),
-    () => undefined,
-  );
-  return await endpointPromise;
+  return (await nimbusEnvVar('AWS_ENDPOINT_URL_S3'))?.replace(/\/+$/, '');
 }
 
 /** Where an object is read without the JSON API: `ENDPOINT/BUCKET/OBJECT` or `BUCKET.localhost:PORT/OBJECT`. */

@@ -1,4 +1,4 @@
-import { accessToken, ApiError, enc, upload } from '../../api.ts';
+import { ApiError, enc, send, upload } from '../../api.ts';
 
 /** Files above this size go up as resumable uploads, in chunks of this size (a multiple of 256 KiB). */
 export const CHUNK_SIZE = 8 * 1024 * 1024;
@@ -13,57 +13,6 @@ function contentTypeOf(file: Blob): string {
   return file.type === '' ? 'application/octet-stream' : file.type;
 }
 
-async function authHeaders(): Promise<Record<string, string>> {
-  const token = await accessToken();
-  return token === '' ? {} : { authorization: `Bearer ${token}` };
-}
-
-function errorOf(status: number, statusText: string, text: string): ApiError {
-  let message = `${status} ${statusText}`;
-  let reason = '';
-  try {
-    const body = JSON.parse(text) as { error?: { message?: string; errors?: { reason?: string }[] } };
-    message = body.error?.message ?? message;
-    reason = body.error?.errors?.[0]?.reason ?? '';
-  } catch {
-    // Not JSON: keep the status line.
-  }
-  return new ApiError(message, status, reason);
-}
-
-/** One chunk PUT with upload progress; resolves with the status (308 = more wanted, 200/201 = done). */
-async function putChunk(
-  path: string,
-  chunk: Blob,
-  range: string,
-  headers: Record<string, string>,
-  onProgress: (loaded: number) => void,
-): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open('PUT', path);
-    for (const [name, value] of Object.entries(headers)) {
-      xhr.setRequestHeader(name, value);
-    }
-    xhr.setRequestHeader('content-range', range);
-    xhr.upload.onprogress = (event) => {
-      onProgress(event.loaded);
-    };
-    xhr.onload = () => {
-      if (xhr.status === 308 || (xhr.status >= 200 && xhr.status < 300)) {
-        onProgress(chunk.size);
-        resolve(xhr.status);
-      } else {
-        reject(errorOf(xhr.status, xhr.statusText, xhr.responseText));
-      }
-    };
-    xhr.onerror = () => {
-      reject(new ApiError('Network error', 0, ''));
-    };
-    xhr.send(chunk);
-  });
-}
-
 /**
  * A resumable upload as Google's clients do it: POST `uploadType=resumable` opens a session, then
  * PUTs of CHUNK_SIZE bytes with `Content-Range: bytes FIRST-LAST/TOTAL` (308 until the last one).
@@ -74,23 +23,18 @@ async function resumableUpload(
   onProgress: (fraction: number) => void,
 ): Promise<void> {
   const { file, name } = pending;
-  const headers = await authHeaders();
   const base = `/upload/storage/v1/b/${enc(bucket)}/o?uploadType=resumable`;
-  const opened = await fetch(`${base}&name=${enc(name)}`, {
-    method: 'POST',
-    credentials: 'same-origin',
-    headers: {
-      ...headers,
+  const opened = await send(
+    'POST',
+    `${base}&name=${enc(name)}`,
+    JSON.stringify({ name, contentType: contentTypeOf(file) }),
+    {
       'content-type': 'application/json; charset=UTF-8',
       'x-upload-content-type': contentTypeOf(file),
       'x-upload-content-length': String(file.size),
     },
-    body: JSON.stringify({ name, contentType: contentTypeOf(file) }),
-  });
-  if (!opened.ok) {
-    throw errorOf(opened.status, opened.statusText, await opened.text());
-  }
-  const id = opened.headers.get('x-guploader-uploadid');
+  );
+  const id = opened.header('x-guploader-uploadid');
   if (id === null) {
     throw new ApiError('The server did not open an upload session.', opened.status, '');
   }
@@ -99,11 +43,11 @@ async function resumableUpload(
   for (;;) {
     const last = Math.min(first + CHUNK_SIZE, file.size) - 1;
     const start = first;
-    const status = await putChunk(
+    const { status } = await send(
+      'PUT',
       session,
       file.slice(first, last + 1),
-      `bytes ${first}-${last}/${file.size}`,
-      headers,
+      { 'content-range': `bytes ${first}-${last}/${file.size}` },
       (loaded) => {
         onProgress(Math.min(1, (start + loaded) / file.size));
       },

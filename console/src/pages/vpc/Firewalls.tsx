@@ -1,163 +1,125 @@
 import { useState, type SyntheticEvent } from 'react';
 import { enc } from '../../api.ts';
-import { ErrorBox, Loading, Pager } from '../../components.tsx';
 import { useI18n } from '../../i18n.ts';
-import { usePaged } from '../../paging.ts';
+import type { Action } from '../../ui/action.tsx';
+import { RadioGroup, SelectField, TextField } from '../../ui/forms.tsx';
+import { RowButton } from '../../ui/table.tsx';
 import {
   computeBase,
   formatProtocols,
   last,
   listGlobal,
-  MutationStatus,
   mutate,
   parseProtocols,
   splitList,
   strings,
   text,
-  useMutations,
   useNetworkNames,
   type Row,
 } from './common.tsx';
-
-const NAME_PATTERN = '[a-z]([\\-a-z0-9]*[a-z0-9])?';
+import { FormButtons, NameField, TabLayout, useTab } from './parts.tsx';
 
 /** Firewall rules: list, create, edit (PATCH), delete. */
 export function FirewallsTab(props: { project: string }) {
   const { t } = useI18n();
   const { project } = props;
-  const list = usePaged((token) => listGlobal(project, 'firewalls', token), project);
-  const state = useMutations(list.reload);
+  const { list, state, remove } = useTab((token) => listGlobal(project, 'firewalls', token), project);
   /** undefined: no form; null: the create form; a row: its edit form. */
   const [form, setForm] = useState<Row | null | undefined>();
 
-  const remove = (name: string): void => {
-    if (!window.confirm(t('vpc.confirmDeleteFirewall', { name }))) {
-      return;
-    }
-    void state.run(
-      () => mutate('DELETE', `${computeBase(project)}/global/firewalls/${enc(name)}`),
-      t('vpc.deleted', { name }),
-    );
-  };
-
   return (
-    <>
-      <div className="row vpc-toolbar">
-        <p className="muted">{t('vpc.firewallsIntro')}</p>
-        <button
-          type="button"
-          className="primary"
-          aria-expanded={form === null}
-          onClick={() => {
-            setForm(form === null ? undefined : null);
-          }}
-        >
-          {t('vpc.createFirewall')}
-        </button>
-      </div>
-      {form !== undefined && (
-        <FirewallForm
-          key={form === null ? '' : text(form.name)}
-          project={project}
-          rule={form ?? undefined}
-          state={state}
-          onDone={() => {
-            setForm(undefined);
-          }}
-        />
-      )}
-      <MutationStatus state={state} />
-      {list.error !== undefined && <ErrorBox error={list.error} onRetry={list.reload} />}
-      {list.page === undefined && list.error === undefined && <Loading />}
-      {list.page?.items.length === 0 && list.pageIndex === 0 && (
-        <p className="muted">{t('vpc.emptyFirewalls')}</p>
-      )}
-      {list.page !== undefined && list.page.items.length > 0 && (
-        <div className="table-wrap">
-          <table className="vpc-table" aria-label={t('vpc.firewalls')}>
-            <thead>
-              <tr>
-                <th scope="col">{t('common.name')}</th>
-                <th scope="col">{t('vpc.network')}</th>
-                <th scope="col">{t('vpc.direction')}</th>
-                <th scope="col">{t('vpc.priority')}</th>
-                <th scope="col">{t('vpc.filters')}</th>
-                <th scope="col">{t('vpc.protocols')}</th>
-                <th scope="col">{t('vpc.targets')}</th>
-                <th scope="col">{t('common.actions')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.page.items.map((row) => {
-                const name = text(row.name);
-                const ingress = text(row.direction) !== 'EGRESS';
-                const allowed = Array.isArray(row.allowed) && row.allowed.length > 0;
-                const ranges = strings(ingress ? row.sourceRanges : row.destinationRanges);
-                const sourceTags = strings(row.sourceTags);
-                const targets = strings(row.targetTags);
-                return (
-                  <tr key={name}>
-                    <td>{name}</td>
-                    <td>{last(text(row.network))}</td>
-                    <td>{t(ingress ? 'vpc.ingress' : 'vpc.egress')}</td>
-                    <td>{text(row.priority)}</td>
-                    <td>
-                      {ranges.length > 0 &&
-                        t(ingress ? 'vpc.fromRanges' : 'vpc.toRanges', { ranges: ranges.join(', ') })}
-                      {sourceTags.length > 0 && (
-                        <span className="vpc-block">
-                          {t('vpc.fromTags', { tags: sourceTags.join(', ') })}
-                        </span>
-                      )}
-                    </td>
-                    <td>
-                      {allowed
-                        ? t('vpc.allow', { rules: formatProtocols(row.allowed) })
-                        : t('vpc.deny', { rules: formatProtocols(row.denied) })}
-                    </td>
-                    <td>{targets.length > 0 ? targets.join(', ') : t('vpc.allInstances')}</td>
-                    <td>
-                      <div className="actions">
-                        <button
-                          type="button"
-                          aria-label={`${t('vpc.edit')}: ${name}`}
-                          onClick={() => {
-                            setForm(row);
-                          }}
-                        >
-                          {t('vpc.edit')}
-                        </button>
-                        <button
-                          type="button"
-                          aria-label={`${t('common.delete')}: ${name}`}
-                          disabled={state.busy}
-                          onClick={() => {
-                            remove(name);
-                          }}
-                        >
-                          {t('common.delete')}
-                        </button>
-                      </div>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
-      )}
-      <Pager page={list.pageIndex} hasNext={list.hasNext} onPrevious={list.previous} onNext={list.next} />
-    </>
+    <TabLayout
+      intro={t('vpc.firewallsIntro')}
+      create={t('vpc.createFirewall')}
+      open={form === null}
+      onToggle={(open) => {
+        setForm(open ? null : undefined);
+      }}
+      form={
+        form !== undefined && (
+          <FirewallForm
+            key={form === null ? '' : text(form.name)}
+            project={project}
+            rule={form ?? undefined}
+            state={state}
+            onDone={() => {
+              setForm(undefined);
+            }}
+          />
+        )
+      }
+      state={state}
+      list={list}
+      empty={t('vpc.emptyFirewalls')}
+      label={t('vpc.firewalls')}
+      columns={[
+        t('common.name'),
+        t('vpc.network'),
+        t('vpc.direction'),
+        t('vpc.priority'),
+        t('vpc.filters'),
+        t('vpc.protocols'),
+        t('vpc.targets'),
+        t('common.actions'),
+      ]}
+      row={(row) => {
+        const name = text(row.name);
+        const ingress = text(row.direction) !== 'EGRESS';
+        const allowed = Array.isArray(row.allowed) && row.allowed.length > 0;
+        const ranges = strings(ingress ? row.sourceRanges : row.destinationRanges);
+        const sourceTags = strings(row.sourceTags);
+        const targets = strings(row.targetTags);
+        return (
+          <tr key={name}>
+            <td>{name}</td>
+            <td>{last(text(row.network))}</td>
+            <td>{t(ingress ? 'vpc.ingress' : 'vpc.egress')}</td>
+            <td>{text(row.priority)}</td>
+            <td>
+              {ranges.length > 0 &&
+                t(ingress ? 'vpc.fromRanges' : 'vpc.toRanges', { ranges: ranges.join(', ') })}
+              {sourceTags.length > 0 && (
+                <span className="vpc-block">{t('vpc.fromTags', { tags: sourceTags.join(', ') })}</span>
+              )}
+            </td>
+            <td>
+              {allowed
+                ? t('vpc.allow', { rules: formatProtocols(row.allowed) })
+                : t('vpc.deny', { rules: formatProtocols(row.denied) })}
+            </td>
+            <td>{targets.length > 0 ? targets.join(', ') : t('vpc.allInstances')}</td>
+            <td>
+              <div className="actions">
+                <RowButton
+                  verb={t('vpc.edit')}
+                  name={name}
+                  onClick={() => {
+                    setForm(row);
+                  }}
+                />
+                <RowButton
+                  verb={t('common.delete')}
+                  name={name}
+                  disabled={state.busy}
+                  onClick={() => {
+                    remove(
+                      `${computeBase(project)}/global/firewalls/${enc(name)}`,
+                      name,
+                      t('vpc.confirmDeleteFirewall', { name }),
+                    );
+                  }}
+                />
+              </div>
+            </td>
+          </tr>
+        );
+      }}
+    />
   );
 }
 
 /** Create (no `rule`) or edit a rule; editing PATCHes every field the form shows (name and network stay). */
-function FirewallForm(props: {
-  project: string;
-  rule?: Row;
-  state: ReturnType<typeof useMutations>;
-  onDone: () => void;
-}) {
+function FirewallForm(props: { project: string; rule?: Row; state: Action; onDone: () => void }) {
   const { t } = useI18n();
   const { rule } = props;
   const editing = rule !== undefined;
@@ -206,7 +168,7 @@ function FirewallForm(props: {
               network: `projects/${props.project}/global/networks/${chosenNetwork}`,
               direction,
             }),
-      t(editing ? 'vpc.saved' : 'vpc.created', { name }),
+      { done: t(editing ? 'vpc.saved' : 'vpc.created', { name }) },
     );
     if (ok) {
       props.onDone();
@@ -217,133 +179,77 @@ function FirewallForm(props: {
   return (
     <form className="card form vpc-form" aria-label={title} onSubmit={(e) => void submit(e)}>
       <h2>{title}</h2>
-      <label>
-        {t('common.name')}
-        <input
-          required
-          pattern={NAME_PATTERN}
-          maxLength={63}
-          disabled={editing}
-          value={name}
-          onChange={(event) => {
-            setName(event.target.value);
-          }}
-        />
-      </label>
-      <label>
-        {t('vpc.description')}
-        <input
-          value={description}
-          onChange={(event) => {
-            setDescription(event.target.value);
-          }}
-        />
-      </label>
-      <label>
-        {t('vpc.network')}
-        <select
-          disabled={editing}
-          value={chosenNetwork}
-          onChange={(event) => {
-            setNetwork(event.target.value);
-          }}
-        >
-          {[...new Set([chosenNetwork, ...networks])]
-            .filter((n) => n !== '')
-            .map((n) => (
-              <option key={n} value={n}>
-                {n}
-              </option>
-            ))}
-        </select>
-      </label>
-      <label>
-        {t('vpc.direction')}
-        <select
-          disabled={editing}
-          value={direction}
-          onChange={(event) => {
-            setDirection(event.target.value);
-          }}
-        >
-          <option value="INGRESS">{t('vpc.ingress')}</option>
-          <option value="EGRESS">{t('vpc.egress')}</option>
-        </select>
-      </label>
-      <label>
-        {t('vpc.priority')}
-        <input
-          type="number"
-          min={0}
-          max={65535}
-          required
-          value={priority}
-          onChange={(event) => {
-            setPriority(event.target.value);
-          }}
-        />
-      </label>
-      <fieldset className="vpc-choice">
-        <legend>{t('vpc.actionOnMatch')}</legend>
-        {(['allow', 'deny'] as const).map((value) => (
-          <label key={value}>
-            <input
-              type="radio"
-              name="action"
-              value={value}
-              checked={action === value}
-              onChange={() => {
-                setAction(value);
-              }}
-            />
-            {t(value === 'allow' ? 'vpc.actionAllow' : 'vpc.actionDeny')}
-          </label>
-        ))}
-      </fieldset>
-      <label className="vpc-grow">
-        {t('vpc.protocolsPorts')}
-        <input
-          required
-          placeholder="tcp:22,80; udp:53; icmp"
-          aria-invalid={badProtocols}
-          aria-describedby="vpc-protocols-help"
-          value={protocols}
-          onChange={(event) => {
-            setProtocols(event.target.value);
-          }}
-        />
-      </label>
+      <NameField disabled={editing} value={name} onValue={setName} />
+      <TextField label={t('vpc.description')} value={description} onValue={setDescription} />
+      <SelectField
+        label={t('vpc.network')}
+        disabled={editing}
+        value={chosenNetwork}
+        onValue={setNetwork}
+        options={[...new Set([chosenNetwork, ...networks])].filter((n) => n !== '')}
+      />
+      <SelectField
+        label={t('vpc.direction')}
+        disabled={editing}
+        value={direction}
+        onValue={setDirection}
+        options={[
+          { value: 'INGRESS', label: t('vpc.ingress') },
+          { value: 'EGRESS', label: t('vpc.egress') },
+        ]}
+      />
+      <TextField
+        label={t('vpc.priority')}
+        type="number"
+        min={0}
+        max={65535}
+        required
+        value={priority}
+        onValue={setPriority}
+      />
+      <RadioGroup
+        legend={t('vpc.actionOnMatch')}
+        className="vpc-choice"
+        name="action"
+        value={action}
+        onValue={setAction}
+        options={[
+          { value: 'allow', label: t('vpc.actionAllow') },
+          { value: 'deny', label: t('vpc.actionDeny') },
+        ]}
+      />
+      <TextField
+        label={t('vpc.protocolsPorts')}
+        labelClassName="vpc-grow"
+        required
+        placeholder="tcp:22,80; udp:53; icmp"
+        aria-invalid={badProtocols}
+        aria-describedby="vpc-protocols-help"
+        value={protocols}
+        onValue={setProtocols}
+      />
       <p id="vpc-protocols-help" className={badProtocols ? 'error-text vpc-wide' : 'muted vpc-wide'}>
         {t(badProtocols ? 'vpc.badProtocols' : 'vpc.protocolsHelp')}
       </p>
-      <label className="vpc-grow">
-        {t(egress ? 'vpc.destinationRanges' : 'vpc.sourceRanges')}
-        <input
-          placeholder="0.0.0.0/0"
-          value={ranges}
-          onChange={(event) => {
-            setRanges(event.target.value);
-          }}
-        />
-      </label>
-      <label className="vpc-grow">
-        {t('vpc.targetTags')}
-        <input
-          placeholder={t('vpc.targetTagsHint')}
-          value={targetTags}
-          onChange={(event) => {
-            setTargetTags(event.target.value);
-          }}
-        />
-      </label>
-      <div className="actions vpc-wide">
-        <button type="submit" className="primary" disabled={props.state.busy}>
-          {editing ? t('vpc.save') : t('common.create')}
-        </button>
-        <button type="button" onClick={props.onDone}>
-          {t('common.cancel')}
-        </button>
-      </div>
+      <TextField
+        label={t(egress ? 'vpc.destinationRanges' : 'vpc.sourceRanges')}
+        labelClassName="vpc-grow"
+        placeholder="0.0.0.0/0"
+        value={ranges}
+        onValue={setRanges}
+      />
+      <TextField
+        label={t('vpc.targetTags')}
+        labelClassName="vpc-grow"
+        placeholder={t('vpc.targetTagsHint')}
+        value={targetTags}
+        onValue={setTargetTags}
+      />
+      <FormButtons
+        busy={props.state.busy}
+        submit={editing ? t('vpc.save') : t('common.create')}
+        onCancel={props.onDone}
+      />
     </form>
   );
 }

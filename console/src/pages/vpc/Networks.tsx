@@ -1,145 +1,96 @@
 import { useState, type SyntheticEvent } from 'react';
 import { enc } from '../../api.ts';
-import { ErrorBox, Loading, Pager } from '../../components.tsx';
 import { useI18n } from '../../i18n.ts';
-import { usePaged } from '../../paging.ts';
+import type { Action } from '../../ui/action.tsx';
+import { CheckField, RadioGroup, SelectField, TextField } from '../../ui/forms.tsx';
+import { RowButton } from '../../ui/table.tsx';
 import {
   computeBase,
   listGlobal,
-  MutationStatus,
   mutate,
+  regionChoices,
   strings,
   text,
-  useMutations,
   useRegionNames,
   type Row,
 } from './common.tsx';
+import { FormButtons, NameField, TabLayout, useTab } from './parts.tsx';
 
-const NAME_PATTERN = '[a-z]([\\-a-z0-9]*[a-z0-9])?';
 const DEFAULT_REGION = 'asia-northeast3';
 
 /** VPC networks: list, create (auto or custom with a first subnet), edit description/MTU, delete. */
 export function NetworksTab(props: { project: string }) {
   const { t } = useI18n();
   const { project } = props;
-  const list = usePaged((token) => listGlobal(project, 'networks', token), project);
-  const state = useMutations(list.reload);
-  const [creating, setCreating] = useState(false);
+  const { list, state, remove } = useTab((token) => listGlobal(project, 'networks', token), project);
   const [editing, setEditing] = useState<string | undefined>();
 
-  const remove = (name: string): void => {
-    if (!window.confirm(t('vpc.confirmDeleteNetwork', { name }))) {
-      return;
-    }
-    void state.run(
-      () => mutate('DELETE', `${computeBase(project)}/global/networks/${enc(name)}`),
-      t('vpc.deleted', { name }),
-    );
-  };
-
   return (
-    <>
-      <div className="row vpc-toolbar">
-        <p className="muted">{t('vpc.networksIntro')}</p>
-        <button
-          type="button"
-          className="primary"
-          aria-expanded={creating}
-          onClick={() => {
-            setCreating(!creating);
-          }}
-        >
-          {t('vpc.createNetwork')}
-        </button>
-      </div>
-      {creating && (
-        <CreateNetworkForm
-          project={project}
-          state={state}
-          onDone={() => {
-            setCreating(false);
-          }}
-        />
-      )}
-      <MutationStatus state={state} />
-      {list.error !== undefined && <ErrorBox error={list.error} onRetry={list.reload} />}
-      {list.page === undefined && list.error === undefined && <Loading />}
-      {list.page?.items.length === 0 && list.pageIndex === 0 && (
-        <p className="muted">{t('vpc.emptyNetworks')}</p>
-      )}
-      {list.page !== undefined && list.page.items.length > 0 && (
-        <div className="table-wrap">
-          <table className="vpc-table" aria-label={t('vpc.networks')}>
-            <thead>
-              <tr>
-                <th scope="col">{t('common.name')}</th>
-                <th scope="col">{t('vpc.mode')}</th>
-                <th scope="col">{t('vpc.subnets')}</th>
-                <th scope="col">{t('vpc.mtu')}</th>
-                <th scope="col">{t('vpc.description')}</th>
-                <th scope="col">{t('common.actions')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.page.items.map((row) =>
-                editing === text(row.name) ? (
-                  <EditNetworkRow
-                    key={text(row.name)}
-                    project={project}
-                    row={row}
-                    state={state}
-                    onClose={() => {
-                      setEditing(undefined);
-                    }}
-                  />
-                ) : (
-                  <tr key={text(row.name)}>
-                    <td>{text(row.name)}</td>
-                    <td>{t(row.autoCreateSubnetworks === true ? 'vpc.auto' : 'vpc.custom')}</td>
-                    <td>{strings(row.subnetworks).length}</td>
-                    <td>{text(row.mtu)}</td>
-                    <td>{text(row.description)}</td>
-                    <td>
-                      <div className="actions">
-                        <button
-                          type="button"
-                          aria-label={`${t('vpc.edit')}: ${text(row.name)}`}
-                          onClick={() => {
-                            setEditing(text(row.name));
-                          }}
-                        >
-                          {t('vpc.edit')}
-                        </button>
-                        <button
-                          type="button"
-                          aria-label={`${t('common.delete')}: ${text(row.name)}`}
-                          disabled={state.busy}
-                          onClick={() => {
-                            remove(text(row.name));
-                          }}
-                        >
-                          {t('common.delete')}
-                        </button>
-                      </div>
-                    </td>
-                  </tr>
-                ),
-              )}
-            </tbody>
-          </table>
-        </div>
-      )}
-      <Pager page={list.pageIndex} hasNext={list.hasNext} onPrevious={list.previous} onNext={list.next} />
-    </>
+    <TabLayout
+      intro={t('vpc.networksIntro')}
+      create={t('vpc.createNetwork')}
+      form={(close) => <CreateNetworkForm project={project} state={state} onDone={close} />}
+      state={state}
+      list={list}
+      empty={t('vpc.emptyNetworks')}
+      label={t('vpc.networks')}
+      columns={[
+        t('common.name'),
+        t('vpc.mode'),
+        t('vpc.subnets'),
+        t('vpc.mtu'),
+        t('vpc.description'),
+        t('common.actions'),
+      ]}
+      row={(row) =>
+        editing === text(row.name) ? (
+          <EditNetworkRow
+            key={text(row.name)}
+            project={project}
+            row={row}
+            state={state}
+            onClose={() => {
+              setEditing(undefined);
+            }}
+          />
+        ) : (
+          <tr key={text(row.name)}>
+            <td>{text(row.name)}</td>
+            <td>{t(row.autoCreateSubnetworks === true ? 'vpc.auto' : 'vpc.custom')}</td>
+            <td>{strings(row.subnetworks).length}</td>
+            <td>{text(row.mtu)}</td>
+            <td>{text(row.description)}</td>
+            <td>
+              <div className="actions">
+                <RowButton
+                  verb={t('vpc.edit')}
+                  name={text(row.name)}
+                  onClick={() => {
+                    setEditing(text(row.name));
+                  }}
+                />
+                <RowButton
+                  verb={t('common.delete')}
+                  name={text(row.name)}
+                  disabled={state.busy}
+                  onClick={() => {
+                    remove(
+                      `${computeBase(project)}/global/networks/${enc(text(row.name))}`,
+                      text(row.name),
+                      t('vpc.confirmDeleteNetwork', { name: text(row.name) }),
+                    );
+                  }}
+                />
+              </div>
+            </td>
+          </tr>
+        )
+      }
+    />
   );
 }
 
-function EditNetworkRow(props: {
-  project: string;
-  row: Row;
-  state: ReturnType<typeof useMutations>;
-  onClose: () => void;
-}) {
+function EditNetworkRow(props: { project: string; row: Row; state: Action; onClose: () => void }) {
   const { t } = useI18n();
   const name = text(props.row.name);
   const [description, setDescription] = useState(text(props.row.description));
@@ -152,7 +103,7 @@ function EditNetworkRow(props: {
           description,
           mtu: Number(mtu),
         }),
-      t('vpc.saved', { name }),
+      { done: t('vpc.saved', { name }) },
     );
     if (ok) {
       props.onClose();
@@ -167,28 +118,16 @@ function EditNetworkRow(props: {
           onSubmit={(event) => void save(event)}
         >
           <strong>{name}</strong>
-          <label>
-            {t('vpc.description')}
-            <input
-              value={description}
-              onChange={(event) => {
-                setDescription(event.target.value);
-              }}
-            />
-          </label>
-          <label>
-            {t('vpc.mtu')}
-            <input
-              type="number"
-              min={1300}
-              max={8896}
-              required
-              value={mtu}
-              onChange={(event) => {
-                setMtu(event.target.value);
-              }}
-            />
-          </label>
+          <TextField label={t('vpc.description')} value={description} onValue={setDescription} />
+          <TextField
+            label={t('vpc.mtu')}
+            type="number"
+            min={1300}
+            max={8896}
+            required
+            value={mtu}
+            onValue={setMtu}
+          />
           <button type="submit" className="primary" disabled={props.state.busy}>
             {t('vpc.save')}
           </button>
@@ -201,11 +140,7 @@ function EditNetworkRow(props: {
   );
 }
 
-function CreateNetworkForm(props: {
-  project: string;
-  state: ReturnType<typeof useMutations>;
-  onDone: () => void;
-}) {
+function CreateNetworkForm(props: { project: string; state: Action; onDone: () => void }) {
   const { t } = useI18n();
   const regions = useRegionNames(props.project);
   const [name, setName] = useState('');
@@ -247,7 +182,7 @@ function CreateNetworkForm(props: {
           });
         }
       },
-      t('vpc.created', { name }),
+      { done: t('vpc.created', { name }) },
     );
     if (ok) {
       props.onDone();
@@ -261,126 +196,60 @@ function CreateNetworkForm(props: {
       onSubmit={(e) => void submit(e)}
     >
       <h2 id="vpc-create-network">{t('vpc.createNetwork')}</h2>
-      <label>
-        {t('common.name')}
-        <input
-          name="name"
-          required
-          pattern={NAME_PATTERN}
-          maxLength={63}
-          value={name}
-          onChange={(event) => {
-            setName(event.target.value);
-          }}
-        />
-      </label>
-      <label>
-        {t('vpc.description')}
-        <input
-          name="description"
-          value={description}
-          onChange={(event) => {
-            setDescription(event.target.value);
-          }}
-        />
-      </label>
-      <label>
-        {t('vpc.mtu')}
-        <select
-          value={mtu}
-          onChange={(event) => {
-            setMtu(event.target.value);
-          }}
-        >
-          {['1460', '1500', '8896'].map((value) => (
-            <option key={value} value={value}>
-              {value}
-            </option>
-          ))}
-        </select>
-      </label>
-      <fieldset className="vpc-choice">
-        <legend>{t('vpc.mode')}</legend>
-        {(['custom', 'auto'] as const).map((value) => (
-          <label key={value}>
-            <input
-              type="radio"
-              name="mode"
-              value={value}
-              checked={mode === value}
-              onChange={() => {
-                setMode(value);
-              }}
-            />
-            {t(value === 'auto' ? 'vpc.auto' : 'vpc.custom')}
-          </label>
-        ))}
-      </fieldset>
+      <NameField name="name" value={name} onValue={setName} />
+      <TextField
+        label={t('vpc.description')}
+        name="description"
+        value={description}
+        onValue={setDescription}
+      />
+      <SelectField label={t('vpc.mtu')} value={mtu} onValue={setMtu} options={['1460', '1500', '8896']} />
+      <RadioGroup
+        legend={t('vpc.mode')}
+        className="vpc-choice"
+        name="mode"
+        value={mode}
+        onValue={setMode}
+        options={[
+          { value: 'custom', label: t('vpc.custom') },
+          { value: 'auto', label: t('vpc.auto') },
+        ]}
+      />
       {mode === 'auto' && <p className="muted vpc-wide">{t('vpc.autoHelp')}</p>}
       {mode === 'custom' && (
         <fieldset className="vpc-subnet">
           <legend>{t('vpc.firstSubnet')}</legend>
-          <label>
-            {t('vpc.subnetName')}
-            <input
-              name="subnetName"
-              pattern={NAME_PATTERN}
-              maxLength={63}
-              required={range !== ''}
-              value={subnetName}
-              onChange={(event) => {
-                setSubnetName(event.target.value);
-              }}
-            />
-          </label>
-          <label>
-            {t('vpc.region')}
-            <select
-              value={region}
-              onChange={(event) => {
-                setRegion(event.target.value);
-              }}
-            >
-              {[...new Set([region, ...regions])].sort().map((r) => (
-                <option key={r} value={r}>
-                  {r}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            {t('vpc.range')}
-            <input
-              name="ipCidrRange"
-              placeholder="10.0.0.0/24"
-              required={subnetName !== ''}
-              value={range}
-              onChange={(event) => {
-                setRange(event.target.value);
-              }}
-            />
-          </label>
-          <label className="vpc-check">
-            <input
-              type="checkbox"
-              checked={privateAccess}
-              onChange={(event) => {
-                setPrivateAccess(event.target.checked);
-              }}
-            />
-            {t('vpc.privateGoogleAccess')}
-          </label>
+          <NameField
+            label={t('vpc.subnetName')}
+            name="subnetName"
+            required={range !== ''}
+            value={subnetName}
+            onValue={setSubnetName}
+          />
+          <SelectField
+            label={t('vpc.region')}
+            value={region}
+            onValue={setRegion}
+            options={regionChoices(region, regions)}
+          />
+          <TextField
+            label={t('vpc.range')}
+            name="ipCidrRange"
+            placeholder="10.0.0.0/24"
+            required={subnetName !== ''}
+            value={range}
+            onValue={setRange}
+          />
+          <CheckField
+            label={t('vpc.privateGoogleAccess')}
+            labelClassName="vpc-check"
+            checked={privateAccess}
+            onChecked={setPrivateAccess}
+          />
           <p className="muted vpc-wide">{t('vpc.firstSubnetHelp')}</p>
         </fieldset>
       )}
-      <div className="actions vpc-wide">
-        <button type="submit" className="primary" disabled={props.state.busy}>
-          {t('common.create')}
-        </button>
-        <button type="button" onClick={props.onDone}>
-          {t('common.cancel')}
-        </button>
-      </div>
+      <FormButtons busy={props.state.busy} submit={t('common.create')} onCancel={props.onDone} />
     </form>
   );
 }

@@ -1,35 +1,21 @@
 import { useState, type SyntheticEvent } from 'react';
-import { call, enc } from '../../api.ts';
-import { ErrorBox, Loading, Pager } from '../../components.tsx';
+import { enc } from '../../api.ts';
 import { useI18n } from '../../i18n.ts';
-import { usePaged, type Page } from '../../paging.ts';
+import type { Action } from '../../ui/action.tsx';
+import { CheckField, SelectField, TextField } from '../../ui/forms.tsx';
+import { RowButton } from '../../ui/table.tsx';
 import {
   computeBase,
   last,
-  MutationStatus,
+  listSubnets,
   mutate,
-  PAGE_SIZE,
+  regionChoices,
   text,
-  useMutations,
   useNetworkNames,
   useRegionNames,
   type Row,
 } from './common.tsx';
-
-const NAME_PATTERN = '[a-z]([\\-a-z0-9]*[a-z0-9])?';
-
-async function listSubnets(project: string, pageToken: string | undefined): Promise<Page<Row>> {
-  const query = new URLSearchParams({ maxResults: String(PAGE_SIZE) });
-  if (pageToken !== undefined) {
-    query.set('pageToken', pageToken);
-  }
-  const r = await call<{ items?: Record<string, { subnetworks?: Row[] }>; nextPageToken?: string }>(
-    'GET',
-    `${computeBase(project)}/aggregated/subnetworks?${query.toString()}`,
-  );
-  const items = Object.values(r.items ?? {}).flatMap((scope) => scope.subnetworks ?? []);
-  return { items, nextPageToken: r.nextPageToken };
-}
+import { FormButtons, NameField, TabLayout, useTab } from './parts.tsx';
 
 const subnetPath = (project: string, row: Row): string =>
   `${computeBase(project)}/regions/${enc(last(text(row.region)))}/subnetworks/${enc(text(row.name))}`;
@@ -38,9 +24,7 @@ const subnetPath = (project: string, row: Row): string =>
 export function SubnetsTab(props: { project: string }) {
   const { t } = useI18n();
   const { project } = props;
-  const list = usePaged((token) => listSubnets(project, token), project);
-  const state = useMutations(list.reload);
-  const [creating, setCreating] = useState(false);
+  const { list, state, remove } = useTab((token) => listSubnets(project, token), project);
   const [expanding, setExpanding] = useState<string | undefined>();
 
   const setAccess = (row: Row, enabled: boolean): void => {
@@ -49,141 +33,95 @@ export function SubnetsTab(props: { project: string }) {
         mutate('POST', `${subnetPath(project, row)}/setPrivateIpGoogleAccess`, {
           privateIpGoogleAccess: enabled,
         }),
-      t(enabled ? 'vpc.accessOn' : 'vpc.accessOff', { name: text(row.name) }),
+      { done: t(enabled ? 'vpc.accessOn' : 'vpc.accessOff', { name: text(row.name) }) },
     );
-  };
-  const remove = (row: Row): void => {
-    const name = text(row.name);
-    if (!window.confirm(t('vpc.confirmDeleteSubnet', { name, region: last(text(row.region)) }))) {
-      return;
-    }
-    void state.run(() => mutate('DELETE', subnetPath(project, row)), t('vpc.deleted', { name }));
   };
 
   return (
-    <>
-      <div className="row vpc-toolbar">
-        <p className="muted">{t('vpc.subnetsIntro')}</p>
-        <button
-          type="button"
-          className="primary"
-          aria-expanded={creating}
-          onClick={() => {
-            setCreating(!creating);
-          }}
-        >
-          {t('vpc.createSubnet')}
-        </button>
-      </div>
-      {creating && (
-        <CreateSubnetForm
-          project={project}
-          state={state}
-          onDone={() => {
-            setCreating(false);
-          }}
-        />
-      )}
-      <MutationStatus state={state} />
-      {list.error !== undefined && <ErrorBox error={list.error} onRetry={list.reload} />}
-      {list.page === undefined && list.error === undefined && <Loading />}
-      {list.page?.items.length === 0 && list.pageIndex === 0 && (
-        <p className="muted">{t('vpc.emptySubnets')}</p>
-      )}
-      {list.page !== undefined && list.page.items.length > 0 && (
-        <div className="table-wrap">
-          <table className="vpc-table" aria-label={t('vpc.subnetsTab')}>
-            <thead>
-              <tr>
-                <th scope="col">{t('common.name')}</th>
-                <th scope="col">{t('vpc.region')}</th>
-                <th scope="col">{t('vpc.network')}</th>
-                <th scope="col">{t('vpc.range')}</th>
-                <th scope="col">{t('vpc.gateway')}</th>
-                <th scope="col">{t('vpc.privateGoogleAccess')}</th>
-                <th scope="col">{t('common.actions')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.page.items.map((row) => {
-                const key = text(row.selfLink) || `${text(row.region)}/${text(row.name)}`;
-                const name = text(row.name);
-                const on = row.privateIpGoogleAccess === true;
-                return (
-                  <tr key={key}>
-                    <td>{name}</td>
-                    <td>{last(text(row.region))}</td>
-                    <td>{last(text(row.network))}</td>
-                    <td>
-                      {expanding === key ? (
-                        <ExpandForm
-                          project={project}
-                          row={row}
-                          state={state}
-                          onClose={() => {
-                            setExpanding(undefined);
-                          }}
-                        />
-                      ) : (
-                        text(row.ipCidrRange)
-                      )}
-                    </td>
-                    <td>{text(row.gatewayAddress)}</td>
-                    <td>
-                      <label className="vpc-check">
-                        <input
-                          type="checkbox"
-                          checked={on}
-                          disabled={state.busy}
-                          aria-label={`${t('vpc.privateGoogleAccess')}: ${name}`}
-                          onChange={(event) => {
-                            setAccess(row, event.target.checked);
-                          }}
-                        />
-                        {t(on ? 'vpc.on' : 'vpc.off')}
-                      </label>
-                    </td>
-                    <td>
-                      <div className="actions">
-                        <button
-                          type="button"
-                          aria-label={`${t('vpc.expand')}: ${name}`}
-                          onClick={() => {
-                            setExpanding(key);
-                          }}
-                        >
-                          {t('vpc.expand')}
-                        </button>
-                        <button
-                          type="button"
-                          aria-label={`${t('common.delete')}: ${name}`}
-                          disabled={state.busy}
-                          onClick={() => {
-                            remove(row);
-                          }}
-                        >
-                          {t('common.delete')}
-                        </button>
-                      </div>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
-      )}
-      <Pager page={list.pageIndex} hasNext={list.hasNext} onPrevious={list.previous} onNext={list.next} />
-    </>
+    <TabLayout
+      intro={t('vpc.subnetsIntro')}
+      create={t('vpc.createSubnet')}
+      form={(close) => <CreateSubnetForm project={project} state={state} onDone={close} />}
+      state={state}
+      list={list}
+      empty={t('vpc.emptySubnets')}
+      label={t('vpc.subnetsTab')}
+      columns={[
+        t('common.name'),
+        t('vpc.region'),
+        t('vpc.network'),
+        t('vpc.range'),
+        t('vpc.gateway'),
+        t('vpc.privateGoogleAccess'),
+        t('common.actions'),
+      ]}
+      row={(row) => {
+        const key = text(row.selfLink) || `${text(row.region)}/${text(row.name)}`;
+        const name = text(row.name);
+        const on = row.privateIpGoogleAccess === true;
+        return (
+          <tr key={key}>
+            <td>{name}</td>
+            <td>{last(text(row.region))}</td>
+            <td>{last(text(row.network))}</td>
+            <td>
+              {expanding === key ? (
+                <ExpandForm
+                  project={project}
+                  row={row}
+                  state={state}
+                  onClose={() => {
+                    setExpanding(undefined);
+                  }}
+                />
+              ) : (
+                text(row.ipCidrRange)
+              )}
+            </td>
+            <td>{text(row.gatewayAddress)}</td>
+            <td>
+              <CheckField
+                label={t(on ? 'vpc.on' : 'vpc.off')}
+                labelClassName="vpc-check"
+                checked={on}
+                disabled={state.busy}
+                aria-label={`${t('vpc.privateGoogleAccess')}: ${name}`}
+                onChecked={(checked) => {
+                  setAccess(row, checked);
+                }}
+              />
+            </td>
+            <td>
+              <div className="actions">
+                <RowButton
+                  verb={t('vpc.expand')}
+                  name={name}
+                  onClick={() => {
+                    setExpanding(key);
+                  }}
+                />
+                <RowButton
+                  verb={t('common.delete')}
+                  name={name}
+                  disabled={state.busy}
+                  onClick={() => {
+                    remove(
+                      subnetPath(project, row),
+                      name,
+                      t('vpc.confirmDeleteSubnet', { name, region: last(text(row.region)) }),
+                    );
+                  }}
+                />
+              </div>
+            </td>
+          </tr>
+        );
+      }}
+    />
   );
 }
 
-function ExpandForm(props: {
-  project: string;
-  row: Row;
-  state: ReturnType<typeof useMutations>;
-  onClose: () => void;
-}) {
+function ExpandForm(props: { project: string; row: Row; state: Action; onClose: () => void }) {
   const { t } = useI18n();
   const name = text(props.row.name);
   const [range, setRange] = useState(text(props.row.ipCidrRange));
@@ -194,7 +132,7 @@ function ExpandForm(props: {
         mutate('POST', `${subnetPath(props.project, props.row)}/expandIpCidrRange`, {
           ipCidrRange: range,
         }),
-      t('vpc.expanded', { name, range }),
+      { done: t('vpc.expanded', { name, range }) },
     );
     if (ok) {
       props.onClose();
@@ -220,11 +158,7 @@ function ExpandForm(props: {
   );
 }
 
-function CreateSubnetForm(props: {
-  project: string;
-  state: ReturnType<typeof useMutations>;
-  onDone: () => void;
-}) {
+function CreateSubnetForm(props: { project: string; state: Action; onDone: () => void }) {
   const { t } = useI18n();
   const networks = useNetworkNames(props.project);
   const regions = useRegionNames(props.project);
@@ -249,7 +183,7 @@ function CreateSubnetForm(props: {
     }
     const ok = await props.state.run(
       () => mutate('POST', `${computeBase(props.project)}/regions/${enc(region)}/subnetworks`, body),
-      t('vpc.created', { name }),
+      { done: t('vpc.created', { name }) },
     );
     if (ok) {
       props.onDone();
@@ -259,87 +193,29 @@ function CreateSubnetForm(props: {
   return (
     <form className="card form vpc-form" aria-labelledby="vpc-create-subnet" onSubmit={(e) => void submit(e)}>
       <h2 id="vpc-create-subnet">{t('vpc.createSubnet')}</h2>
-      <label>
-        {t('common.name')}
-        <input
-          required
-          pattern={NAME_PATTERN}
-          maxLength={63}
-          value={name}
-          onChange={(event) => {
-            setName(event.target.value);
-          }}
-        />
-      </label>
-      <label>
-        {t('vpc.description')}
-        <input
-          value={description}
-          onChange={(event) => {
-            setDescription(event.target.value);
-          }}
-        />
-      </label>
-      <label>
-        {t('vpc.network')}
-        <select
-          required
-          value={chosenNetwork}
-          onChange={(event) => {
-            setNetwork(event.target.value);
-          }}
-        >
-          {networks.map((n) => (
-            <option key={n} value={n}>
-              {n}
-            </option>
-          ))}
-        </select>
-      </label>
-      <label>
-        {t('vpc.region')}
-        <select
-          value={region}
-          onChange={(event) => {
-            setRegion(event.target.value);
-          }}
-        >
-          {[...new Set([region, ...regions])].sort().map((r) => (
-            <option key={r} value={r}>
-              {r}
-            </option>
-          ))}
-        </select>
-      </label>
-      <label>
-        {t('vpc.range')}
-        <input
-          required
-          placeholder="10.0.0.0/24"
-          value={range}
-          onChange={(event) => {
-            setRange(event.target.value);
-          }}
-        />
-      </label>
-      <label className="vpc-check">
-        <input
-          type="checkbox"
-          checked={privateAccess}
-          onChange={(event) => {
-            setPrivateAccess(event.target.checked);
-          }}
-        />
-        {t('vpc.privateGoogleAccess')}
-      </label>
-      <div className="actions vpc-wide">
-        <button type="submit" className="primary" disabled={props.state.busy}>
-          {t('common.create')}
-        </button>
-        <button type="button" onClick={props.onDone}>
-          {t('common.cancel')}
-        </button>
-      </div>
+      <NameField value={name} onValue={setName} />
+      <TextField label={t('vpc.description')} value={description} onValue={setDescription} />
+      <SelectField
+        label={t('vpc.network')}
+        required
+        value={chosenNetwork}
+        onValue={setNetwork}
+        options={networks}
+      />
+      <SelectField
+        label={t('vpc.region')}
+        value={region}
+        onValue={setRegion}
+        options={regionChoices(region, regions)}
+      />
+      <TextField label={t('vpc.range')} required placeholder="10.0.0.0/24" value={range} onValue={setRange} />
+      <CheckField
+        label={t('vpc.privateGoogleAccess')}
+        labelClassName="vpc-check"
+        checked={privateAccess}
+        onChecked={setPrivateAccess}
+      />
+      <FormButtons busy={props.state.busy} submit={t('common.create')} onCancel={props.onDone} />
     </form>
   );
 }

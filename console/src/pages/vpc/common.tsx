@@ -1,19 +1,19 @@
 /**
- * What the VPC network tabs share: paths, list loading, Compute operations (wait until DONE), the
- * networks/regions pickers and the firewall protocol text (`tcp:22,80; udp:53; icmp`).
+ * What the VPC network tabs share: paths, list loading, the networks/regions pickers and the firewall
+ * protocol text (`tcp:22,80; udp:53; icmp`). Operations are waited for by compute-common's `mutate`.
  */
-import { useCallback, useEffect, useState } from 'react';
-import { ApiError, call, enc } from '../../api.ts';
-import { ErrorBox } from '../../components.tsx';
-import { useI18n } from '../../i18n.ts';
-import type { Page } from '../../paging.ts';
+import { call } from '../../api.ts';
+import { usePickerList } from '../../ui/load.ts';
+import { computeBase, listCompute } from '../compute-common.ts';
+
+export { computeBase, last, mutate } from '../compute-common.ts';
 
 export const PAGE_SIZE = 50;
 
-export type Row = Record<string, unknown>;
+/** What the VPC names must look like (RFC 1035, as Compute checks). */
+export const NAME_PATTERN = '[a-z]([\\-a-z0-9]*[a-z0-9])?';
 
-/** The last segment of a resource URL (`…/networks/default` -> `default`). */
-export const last = (url: string | undefined): string => url?.split('/').pop() ?? '';
+export type Row = Record<string, unknown>;
 
 export const text = (value: unknown): string =>
   typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : '';
@@ -21,141 +21,31 @@ export const text = (value: unknown): string =>
 export const strings = (value: unknown): string[] =>
   Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 
-export const computeBase = (project: string): string => `/compute/v1/projects/${enc(project)}`;
-
 /** One page of a global collection (networks, firewalls, routes). */
-export async function listGlobal(
-  project: string,
-  collection: string,
-  pageToken: string | undefined,
-): Promise<Page<Row>> {
-  const query = new URLSearchParams({ maxResults: String(PAGE_SIZE) });
-  if (pageToken !== undefined) {
-    query.set('pageToken', pageToken);
-  }
-  const r = await call<{ items?: Row[]; nextPageToken?: string }>(
-    'GET',
-    `${computeBase(project)}/global/${collection}?${query.toString()}`,
-  );
-  return { items: r.items ?? [], nextPageToken: r.nextPageToken };
-}
+export const listGlobal = (project: string, collection: string, pageToken: string | undefined) =>
+  listCompute<Row>(project, `global/${collection}`, pageToken, PAGE_SIZE);
 
-interface Operation {
-  name?: string;
-  status?: string;
-  selfLink?: string;
-  error?: { errors?: { code?: string; message?: string }[] };
-}
+/** One page of the subnets of every region. */
+export const listSubnets = (project: string, pageToken: string | undefined) =>
+  listCompute<Row>(project, 'aggregated/subnetworks', pageToken, PAGE_SIZE);
 
-const POLL_MS = 500;
-const POLL_LIMIT_MS = 10 * 60_000;
-
-/** A mutation: sends it, then GETs the operation it answers with until DONE; throws its error. */
-export async function mutate(method: string, path: string, body?: unknown): Promise<void> {
-  let op = await call<Operation>(method, path, body);
-  const started = Date.now();
-  while (op.status !== undefined && op.status !== 'DONE') {
-    if (op.selfLink === undefined || Date.now() - started > POLL_LIMIT_MS) {
-      throw new ApiError(`Operation ${op.name ?? ''} is still ${op.status}`, 0, 'timeout');
-    }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    op = await call<Operation>('GET', new URL(op.selfLink, window.location.origin).pathname);
-  }
-  const failure = op.error?.errors?.[0];
-  if (failure !== undefined) {
-    throw new ApiError(failure.message ?? failure.code ?? 'Operation failed', 400, failure.code ?? '');
-  }
-}
-
-/** Busy/error/success state of the mutations of one tab; `refresh` runs after each one. */
-export function useMutations(refresh: () => void) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
-  const [message, setMessage] = useState('');
-  const run = useCallback(
-    async (steps: () => Promise<void>, done: string): Promise<boolean> => {
-      setBusy(true);
-      setError(undefined);
-      setMessage('');
-      try {
-        await steps();
-        setMessage(done);
-        return true;
-      } catch (failure) {
-        setError(failure);
-        return false;
-      } finally {
-        setBusy(false);
-        refresh();
-      }
-    },
-    [refresh],
-  );
-  return { busy, error, message, run };
-}
-
-export function MutationStatus(props: { state: ReturnType<typeof useMutations> }) {
-  const { t } = useI18n();
-  const { busy, error, message } = props.state;
-  return (
-    <>
-      {busy && (
-        <p role="status" className="muted">
-          {t('vpc.working')}
-        </p>
-      )}
-      {!busy && message !== '' && (
-        <p role="status" className="ok">
-          {message}
-        </p>
-      )}
-      {error !== undefined && <ErrorBox error={error} />}
-    </>
-  );
-}
+const names = async (path: string): Promise<string[]> =>
+  ((await call<{ items?: { name: string }[] }>('GET', path)).items ?? []).map((n) => n.name);
 
 /** Names of the project's networks (for pickers; projects have a handful). */
-export function useNetworkNames(project: string, version = 0): string[] {
-  const [names, setNames] = useState<string[]>([]);
-  useEffect(() => {
-    let live = true;
-    call<{ items?: { name: string }[] }>(
-      'GET',
-      `${computeBase(project)}/global/networks?maxResults=500`,
-    ).then(
-      (r) => {
-        if (live) {
-          setNames((r.items ?? []).map((n) => n.name));
-        }
-      },
-      () => undefined,
-    );
-    return () => {
-      live = false;
-    };
-  }, [project, version]);
-  return names;
-}
+export const useNetworkNames = (project: string): string[] =>
+  usePickerList(() => names(`${computeBase(project)}/global/networks?maxResults=500`), [project]);
 
 /** Names of the regions. */
-export function useRegionNames(project: string): string[] {
-  const [names, setNames] = useState<string[]>([]);
-  useEffect(() => {
-    let live = true;
-    call<{ items?: { name: string }[] }>('GET', `${computeBase(project)}/regions?maxResults=500`).then(
-      (r) => {
-        if (live) {
-          setNames((r.items ?? []).map((n) => n.name).sort());
-        }
-      },
-      () => undefined,
-    );
-    return () => {
-      live = false;
-    };
-  }, [project]);
-  return names;
-}
+export const useRegionNames = (project: string): string[] =>
+  usePickerList(
+    async () => (await names(`${computeBase(project)}/regions?maxResults=500`)).sort(),
+    [project],
+  );
+
+/** The region picker's choices: the known regions and the chosen one, sorted. */
+export const regionChoices = (region: string, regions: string[]): string[] =>
+  [...new Set([region, ...regions])].sort();
 
 export interface FirewallProtocol {
   IPProtocol: string;
