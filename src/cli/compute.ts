@@ -11,8 +11,10 @@ nimbus compute ssh NAME --print-ssh [--user USER]   (alias: --tunnel)
 
 Opens a shell in a running instance (the same terminal backend as the console's), or runs CMD and
 exits with its exit code. Without --zone, the instance is found by name in any zone.
---print-ssh prints the port that the instance's external access config forwards to its port 22 on
-127.0.0.1, as a ready command: ssh -p PORT USER@127.0.0.1 (a real sshd, keys from ssh-keys metadata).
+--print-ssh prints how to reach the instance's sshd through its external access config, as a ready
+command: ssh USER@NATIP (NATIP is the instance's own loopback address, 127.77.x.y; '-p PORT' is added
+when port 22 could not be bound there). A real sshd, keys from ssh-keys metadata: 'gcloud compute
+ssh NAME' works too.
 Nimbus flags (--port, --data-dir...) select the server.`;
 
 interface SshArgs {
@@ -128,21 +130,21 @@ async function findZone(
   throw new NimbusError('NIMBUS_ERR_REQUEST', `no instance named '${name}' in project ${project}`);
 }
 
-/** The host port forwarded to the instance's port 22 (`accessConfigs[0].nimbusForwardedPorts`). */
-async function sshHostPort(
+/** Where the instance's port 22 is forwarded (`accessConfigs[0]`: natIP and nimbusForwardedPorts). */
+async function sshEndpoint(
   base: string,
   project: string,
   zone: string,
   name: string,
   headers: Record<string, string>,
-): Promise<number> {
+): Promise<{ address: string; port: number }> {
   const response = await fetch(`${base}/compute/v1/projects/${project}/zones/${zone}/instances/${name}`, {
     headers,
   });
   const body = (await response.json()) as {
     status?: string;
     networkInterfaces?: {
-      accessConfigs?: { nimbusForwardedPorts?: { port: number; hostPort: number }[] }[];
+      accessConfigs?: { natIP?: string; nimbusForwardedPorts?: { port: number; hostPort: number }[] }[];
     }[];
     error?: { message?: string };
   };
@@ -153,17 +155,18 @@ async function sshHostPort(
   if (accessConfig === undefined) {
     throw new NimbusError(
       'NIMBUS_ERR_REQUEST',
-      `instance '${name}' has no external access config, so no port on 127.0.0.1 leads to it: add one with 'gcloud compute instances add-access-config ${name} --zone ${zone}'`,
+      `instance '${name}' has no external access config, so no host address leads to it: add one with 'gcloud compute instances add-access-config ${name} --zone ${zone}'`,
     );
   }
   const port = accessConfig.nimbusForwardedPorts?.find((f) => f.port === 22)?.hostPort;
-  if (port === undefined) {
+  const address = accessConfig.natIP;
+  if (port === undefined || address === undefined || address === '') {
     throw new NimbusError(
       'NIMBUS_ERR_REQUEST',
       `instance '${name}' is ${body.status ?? 'not running'}: its port 22 is forwarded only while it runs`,
     );
   }
-  return port;
+  return { address, port };
 }
 
 /** `nimbus compute ssh NAME`: a terminal (or one command) in an instance over the WebSocket backend. */
@@ -180,9 +183,10 @@ async function ssh(
   const project = parsed.project ?? config.defaultProject;
   const zone = parsed.zone ?? (await findZone(base, project, parsed.name, headers));
   if (parsed.printSsh) {
-    const port = await sshHostPort(base, project, zone, parsed.name, headers);
+    const { address, port } = await sshEndpoint(base, project, zone, parsed.name, headers);
     const user = parsed.user ?? env.USER ?? userInfo().username;
-    output(Buffer.from(`ssh -p ${String(port)} ${user}@127.0.0.1\n`));
+    const portFlag = port === 22 ? '' : `-p ${String(port)} `;
+    output(Buffer.from(`ssh ${portFlag}${user}@${address}\n`));
     return 0;
   }
   const query = new URLSearchParams();

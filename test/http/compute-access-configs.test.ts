@@ -1,12 +1,16 @@
 /**
- * External access configs (fake engines): an instance with a ONE_TO_ONE_NAT access config gets host
- * forwards of port 22 and the `nimbus-forward-ports` ports, reported as `natIP: 127.0.0.1` and
- * `nimbusForwardedPorts`; stop closes them, start reopens them on the same host ports;
- * add/deleteAccessConfig and setMetadata follow; an instance without one has no forward.
+ * External access configs (fake dataplane, real listeners): an instance with a ONE_TO_ONE_NAT access
+ * config gets its own loopback address from 127.77.0.0/16 as natIP and host forwards of port 22 and
+ * the `nimbus-forward-ports` ports listening there (on the same port numbers when they can be
+ * bound), reported in `nimbusForwardedPorts`; stop closes them, start reopens them on the same
+ * address and ports; add/deleteAccessConfig and setMetadata follow; an instance without one has no
+ * forward. Addresses are distinct per instance, released on delete (and reused), kept across a
+ * restart. The guest metadata server answers `wait_for_change` long-polls with ETags.
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { useComputeEngines } from '../../src/services/compute/instances-engines.ts';
@@ -28,19 +32,47 @@ const ZONE = 'asia-northeast3-a';
 const BASE = `/compute/v1/projects/${P}`;
 const AT = `${BASE}/zones/${ZONE}/instances`;
 
-function metadataGet(socketPath: string, path: string, headers: Record<string, string>): Promise<string> {
+function metadataRequest(
+  socketPath: string,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ body: string; etag: string | undefined }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({ socketPath, path, method: 'GET', headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
-        resolve(Buffer.concat(chunks).toString('utf8'));
+        const etag = res.headers.etag;
+        resolve({ body: Buffer.concat(chunks).toString('utf8'), etag });
       });
     });
     req.on('error', reject);
     req.end();
   });
 }
+
+async function metadataGet(
+  socketPath: string,
+  path: string,
+  headers: Record<string, string>,
+): Promise<string> {
+  return (await metadataRequest(socketPath, path, headers)).body;
+}
+
+/** Whether anything accepts a TCP connection on host:port. */
+function listening(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => {
+      resolve(false);
+    });
+  });
+}
+
+const EXTERNAL = /^127\.77\.\d{1,3}\.\d{1,3}$/;
 
 describe('compute external access configs (fake engines)', () => {
   let t: TestApp & { url: string; port: number };
@@ -97,16 +129,22 @@ describe('compute external access configs (fake engines)', () => {
     const running = await get('pub');
     const id = String(running.id);
     const ac = accessConfigOf(running);
-    assert.equal(ac?.natIP, '127.0.0.1');
-    assert.equal(ac.name, 'External NAT');
-    assert.equal(ac.kind, 'compute#accessConfig');
-    const forwarded = ac.nimbusForwardedPorts as { port: number; hostPort: number }[];
+    const natIP = String(ac?.natIP);
+    assert.match(natIP, EXTERNAL);
+    assert.equal(ac?.name, 'External NAT');
+    assert.equal(ac?.kind, 'compute#accessConfig');
+    const forwarded = ac?.nimbusForwardedPorts as { port: number; hostPort: number }[];
     assert.deepEqual(
       forwarded.map((f) => f.port),
       [22, 80, 8080],
     );
     for (const f of forwarded) {
-      assert.equal(dataplane.forwards.get(`${id}:${String(f.port)}`), f.hostPort);
+      assert.ok(dataplane.forwards.has(`${id}:${String(f.port)}`), `dataplane forward of ${String(f.port)}`);
+      assert.equal(await listening(natIP, f.hostPort), true, `${natIP}:${String(f.hostPort)} listens`);
+      if (process.getuid?.() === 0 && f.port !== 22) {
+        // As root, the instance's own port numbers (22 may be taken by a host sshd on 0.0.0.0).
+        assert.equal(f.hostPort, f.port);
+      }
     }
 
     await mutate('POST', `${AT}/pub/stop`);
@@ -115,9 +153,11 @@ describe('compute external access configs (fake engines)', () => {
     assert.equal(stopped?.nimbusForwardedPorts, undefined);
     assert.equal(stopped?.type, 'ONE_TO_ONE_NAT');
     assert.equal([...dataplane.forwards.keys()].filter((k) => k.startsWith(`${id}:`)).length, 0);
+    assert.equal(await listening(natIP, forwarded[0]?.hostPort ?? 22), false, 'stop closes the listener');
 
     await mutate('POST', `${AT}/pub/start`);
     assert.deepEqual(accessConfigOf(await get('pub'))?.nimbusForwardedPorts, forwarded);
+    assert.equal(accessConfigOf(await get('pub'))?.natIP, natIP, 'start keeps the address');
 
     // setMetadata drops 8080 from the list: its forward closes.
     const fingerprint = String((running.metadata as Json).fingerprint);
@@ -133,6 +173,107 @@ describe('compute external access configs (fake engines)', () => {
 
     await mutate('DELETE', `${AT}/pub`);
     assert.equal([...dataplane.forwards.keys()].filter((k) => k.startsWith(`${id}:`)).length, 0);
+    assert.equal(await listening(natIP, 80), false, 'delete closes the listeners');
+  });
+
+  it('gives each instance its own address, released on delete and reused', async () => {
+    await mutate('POST', AT, body('pool-a', { accessConfigs: [{}] }));
+    await mutate('POST', AT, body('pool-b', { accessConfigs: [{}] }));
+    const a = String(accessConfigOf(await get('pool-a'))?.natIP);
+    const b = String(accessConfigOf(await get('pool-b'))?.natIP);
+    assert.match(a, EXTERNAL);
+    assert.match(b, EXTERNAL);
+    assert.notEqual(a, b);
+    await mutate('DELETE', `${AT}/pool-a`);
+    await mutate('POST', AT, body('pool-c', { accessConfigs: [{}] }));
+    assert.equal(accessConfigOf(await get('pool-c'))?.natIP, a, 'the released address is reused');
+    // gcloud compute ssh asks for host keys when guest attributes are enabled: none here, a 404.
+    const attributes = await call('GET', `${AT}/pool-c/getGuestAttributes?queryPath=hostkeys%2F`);
+    assert.equal(attributes.status, 404);
+    assert.match(JSON.stringify(attributes.body), /guestAttributes\/hostkeys\//);
+    assert.equal((await call('GET', `${AT}/nope/getGuestAttributes?queryPath=hostkeys%2F`)).status, 404);
+    await mutate('DELETE', `${AT}/pool-b`);
+    await mutate('DELETE', `${AT}/pool-c`);
+  });
+
+  it('falls back to a free port on the address when the instance port is taken on 0.0.0.0', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => {
+      holder.listen(0, '0.0.0.0', resolve);
+    });
+    const taken = (holder.address() as { port: number }).port;
+    try {
+      await mutate(
+        'POST',
+        AT,
+        body('busy', { accessConfigs: [{}] }, [{ key: 'nimbus-forward-ports', value: String(taken) }]),
+      );
+      const ac = accessConfigOf(await get('busy'));
+      const natIP = String(ac?.natIP);
+      const forward = (ac?.nimbusForwardedPorts as { port: number; hostPort: number }[]).find(
+        (f) => f.port === taken,
+      );
+      assert.ok(forward, JSON.stringify(ac));
+      assert.notEqual(forward.hostPort, taken, 'a wildcard listener blocks the same port on 127.77.x.y');
+      assert.equal(await listening(natIP, forward.hostPort), true);
+      await mutate('DELETE', `${AT}/busy`);
+    } finally {
+      holder.close();
+    }
+  });
+
+  it('holds a wait_for_change metadata request until the metadata changes', async () => {
+    await mutate(
+      'POST',
+      AT,
+      body('watcher', {}, [{ key: 'ssh-keys', value: 'alice:ssh-ed25519 AAAA alice' }]),
+    );
+    const instance = await get('watcher');
+    const ip = String(((instance.networkInterfaces as Json[])[0] ?? {}).networkIP);
+    const socket = join(t.dataDir, 'run', 'metadata.sock');
+    const headers = { 'metadata-flavor': 'Google', 'x-nimbus-metadata-source': `${P} default ${ip}` };
+    const first = await metadataRequest(socket, '/computeMetadata/v1/?recursive=true', headers);
+    assert.match(first.etag ?? '', /^[0-9a-f]{16}$/);
+    // A different last_etag answers at once.
+    const stale = await metadataRequest(
+      socket,
+      '/computeMetadata/v1/?recursive=true&wait_for_change=true&last_etag=0000',
+      headers,
+    );
+    assert.equal(stale.etag, first.etag);
+    // The current one waits; a change to project ssh-keys ends the wait with the new tree.
+    let done = false;
+    const waiting = metadataRequest(
+      socket,
+      `/computeMetadata/v1/?recursive=true&wait_for_change=true&timeout_sec=30&last_etag=${first.etag ?? ''}`,
+      headers,
+    ).then((answer) => {
+      done = true;
+      return answer;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(done, false, 'held while nothing changes');
+    const project = (await call('GET', BASE)).body.commonInstanceMetadata as { fingerprint: string };
+    const set = await call('POST', `${BASE}/setCommonInstanceMetadata`, {
+      fingerprint: project.fingerprint,
+      items: [{ key: 'ssh-keys', value: 'bob:ssh-ed25519 BBBB bob' }],
+    });
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    const changed = await waiting;
+    assert.notEqual(changed.etag, first.etag);
+    assert.match(changed.body, /bob:ssh-ed25519 BBBB bob/);
+    // timeout_sec ends an unchanged wait with the current answer.
+    const timedOut = await metadataRequest(
+      socket,
+      `/computeMetadata/v1/instance/attributes/ssh-keys?wait_for_change=true&timeout_sec=1&last_etag=${
+        (await metadataRequest(socket, '/computeMetadata/v1/instance/attributes/ssh-keys', headers)).etag ??
+        ''
+      }`,
+      headers,
+    );
+    assert.equal(timedOut.body, 'alice:ssh-ed25519 AAAA alice');
+    await call('POST', `${BASE}/setCommonInstanceMetadata`, { items: [] });
+    await mutate('DELETE', `${AT}/watcher`);
   });
 
   it('has no forward without an access config; add/deleteAccessConfig open and close them', async () => {
@@ -148,9 +289,9 @@ describe('compute external access configs (fake engines)', () => {
       type: 'ONE_TO_ONE_NAT',
     });
     const ac = accessConfigOf(await get('priv'));
-    assert.equal(ac?.natIP, '127.0.0.1');
+    assert.match(String(ac?.natIP), EXTERNAL);
     assert.deepEqual(
-      (ac.nimbusForwardedPorts as Json[]).map((f) => f.port),
+      (ac?.nimbusForwardedPorts as Json[]).map((f) => f.port),
       [22],
     );
     assert.ok(dataplane.forwards.has(`${id}:22`));
@@ -289,7 +430,7 @@ describe('compute external access configs (fake engines)', () => {
 });
 
 describe('compute external access across a Nimbus restart', () => {
-  it('reopens the forwards of running instances on their host ports', async () => {
+  it('reopens the forwards of running instances on their address and host ports', async () => {
     const dataDir = tempDir();
     // Instances (and their namespaces) outlive Nimbus; its host forwards do not.
     const runtime = new FakeRuntime();
@@ -309,6 +450,7 @@ describe('compute external access across a Nimbus restart', () => {
     const a = await startTestApp({ dataDir });
     let id = '';
     let hostPort = 0;
+    let natIP = '';
     try {
       const callA = jsonCaller(a);
       const res = await callA('POST', AT, create);
@@ -316,8 +458,12 @@ describe('compute external access across a Nimbus restart', () => {
       await callA('POST', `${BASE}/zones/${ZONE}/operations/${String(res.body.name)}/wait`);
       const instance = (await callA('GET', `${AT}/survivor`)).body;
       id = String(instance.id);
-      hostPort = dataplane.forwards.get(`${id}:22`) ?? 0;
+      const ac = ((instance.networkInterfaces as Json[])[0]?.accessConfigs as Json[])[0];
+      natIP = String(ac?.natIP);
+      assert.match(natIP, EXTERNAL);
+      hostPort = (ac?.nimbusForwardedPorts as { hostPort: number }[])[0]?.hostPort ?? 0;
       assert.ok(hostPort > 0);
+      assert.ok(dataplane.forwards.has(`${id}:22`));
     } finally {
       await a.dispose();
     }
@@ -327,10 +473,12 @@ describe('compute external access across a Nimbus restart', () => {
       const service = instancesServiceOf(b.platform);
       assert.ok(service);
       await service.reconcile();
-      assert.equal(dataplane.forwards.get(`${id}:22`), hostPort);
+      assert.ok(dataplane.forwards.has(`${id}:22`));
       const instance = (await jsonCaller(b)('GET', `${AT}/survivor`)).body;
       const ac = ((instance.networkInterfaces as Json[])[0]?.accessConfigs as Json[])[0];
+      assert.equal(ac?.natIP, natIP, 'the address survives the restart');
       assert.deepEqual(ac?.nimbusForwardedPorts, [{ port: 22, hostPort }]);
+      assert.equal(await listening(natIP, hostPort), true);
     } finally {
       await b.dispose();
       useComputeEngines(undefined);

@@ -1,11 +1,13 @@
 /**
  * External access configs on real instances (root + runc + the VPC dataplane): an instance with a
- * ONE_TO_ONE_NAT access config is reachable on 127.0.0.1 at the host ports the API reports (22 and
- * `nimbus-forward-ports`), one without is not, stop closes the forward and start reopens it on the
- * same port. A debian-12 instance's real sshd answers the real `ssh` client through the forwarded
- * port with a key from `ssh-keys` metadata (the command printed by `nimbus compute ssh --print-ssh`),
- * and the metadata server inside hands out a token of the default compute service account that
- * Nimbus's APIs accept. Skips with the reason where root, runc, ip, nft or ssh are missing.
+ * ONE_TO_ONE_NAT access config is reachable on its own loopback address (natIP, 127.77.x.y) at the
+ * ports the API reports (22 and `nimbus-forward-ports`, on their own numbers), one without is not,
+ * stop closes the forward and start reopens it on the same address and port. A debian-12
+ * instance's real sshd answers the real `ssh` client at natIP with a key from `ssh-keys` metadata
+ * (the command printed by `nimbus compute ssh --print-ssh`), a key added to project metadata after
+ * boot works within seconds (the guest agent watches metadata), and the metadata server inside
+ * hands out a token of the default compute service account that Nimbus's APIs accept. Skips with
+ * the reason where root, runc, ip, nft or ssh are missing.
  */
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
@@ -40,19 +42,19 @@ const SSH_SKIP =
       : false;
 
 /** An HTTP GET over a fresh connection; undefined when the connection is refused or reset. */
-async function httpGet(port: number): Promise<string | undefined> {
+async function httpGet(host: string, port: number): Promise<string | undefined> {
   try {
-    const res = await fetch(`http://127.0.0.1:${String(port)}/`, { signal: AbortSignal.timeout(5000) });
+    const res = await fetch(`http://${host}:${String(port)}/`, { signal: AbortSignal.timeout(5000) });
     return await res.text();
   } catch {
     return undefined;
   }
 }
 
-/** Whether anything accepts a TCP connection on 127.0.0.1:port. */
-function listening(port: number): Promise<boolean> {
+/** Whether anything accepts a TCP connection on host:port. */
+function listening(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port }, () => {
+    const socket = connect({ host, port }, () => {
       socket.destroy();
       resolve(true);
     });
@@ -78,9 +80,12 @@ describe('external access configs of real instances', { skip: SKIP, timeout: 600
     assert.equal(res.body.error, undefined, JSON.stringify(res.body.error));
     return res.body;
   };
-  const forwardsOf = async (name: string): Promise<Map<number, number>> => {
+  const accessConfigOf = async (name: string): Promise<Json | undefined> => {
     const instance = (await call('GET', `${AT}/${name}`)).body;
-    const ac = ((instance.networkInterfaces as Json[])[0]?.accessConfigs as Json[] | undefined)?.[0];
+    return ((instance.networkInterfaces as Json[])[0]?.accessConfigs as Json[] | undefined)?.[0];
+  };
+  const forwardsOf = async (name: string): Promise<Map<number, number>> => {
+    const ac = await accessConfigOf(name);
     const ports = (ac?.nimbusForwardedPorts ?? []) as { port: number; hostPort: number }[];
     return new Map(ports.map((f) => [f.port, f.hostPort]));
   };
@@ -131,7 +136,7 @@ describe('external access configs of real instances', { skip: SKIP, timeout: 600
     useComputeEngines(undefined);
   });
 
-  it('forwards 22 and nimbus-forward-ports on 127.0.0.1 only with an access config', async () => {
+  it('forwards 22 and nimbus-forward-ports on the natIP only with an access config', async () => {
     const web = 'mkdir -p /www; echo "hello from $(hostname)" > /www/index.html; httpd -p 8080 -h /www';
     const busybox = 'projects/nimbus-images/global/images/family/busybox';
     const metadata = {
@@ -148,21 +153,26 @@ describe('external access configs of real instances', { skip: SKIP, timeout: 600
 
     const forwards = await forwardsOf('pub-web');
     assert.deepEqual([...forwards.keys()], [22, 8080]);
+    const natIP = String((await accessConfigOf('pub-web'))?.natIP);
+    assert.match(natIP, /^127\.77\.\d{1,3}\.\d{1,3}$/);
     const hostPort = forwards.get(8080) ?? 0;
-    const page = await eventually(() => httpGet(hostPort));
+    assert.equal(hostPort, 8080, 'the instance port number, on its own address');
+    const page = await eventually(() => httpGet(natIP, hostPort));
     assert.equal(page, 'hello from pub-web\n');
     assert.equal((await forwardsOf('priv-web')).size, 0, 'no access config: no host port');
+    assert.equal((await accessConfigOf('priv-web'))?.natIP, undefined);
 
     await waitOp((await call('POST', `${AT}/pub-web/stop`)).body);
-    assert.equal(await listening(hostPort), false, 'a stopped instance closes its forward');
+    assert.equal(await listening(natIP, hostPort), false, 'a stopped instance closes its forward');
     assert.equal((await forwardsOf('pub-web')).size, 0);
     await waitOp((await call('POST', `${AT}/pub-web/start`)).body);
     assert.equal((await forwardsOf('pub-web')).get(8080), hostPort, 'start reuses the host port');
-    assert.equal(await eventually(() => httpGet(hostPort)), 'hello from pub-web\n');
+    assert.equal((await accessConfigOf('pub-web'))?.natIP, natIP, 'and the address');
+    assert.equal(await eventually(() => httpGet(natIP, hostPort)), 'hello from pub-web\n');
 
     await waitOp((await call('DELETE', `${AT}/pub-web`)).body);
     created.delete('pub-web');
-    assert.equal(await listening(hostPort), false, 'delete closes the forward');
+    assert.equal(await listening(natIP, hostPort), false, 'delete closes the forward');
   });
 
   it(
@@ -197,19 +207,22 @@ describe('external access configs of real instances', { skip: SKIP, timeout: 600
       );
       assert.equal(code, 0);
       const line = Buffer.concat(printed).toString().trim();
-      const match = /^ssh -p (\d+) alice@127\.0\.0\.1$/.exec(line);
-      assert.ok(match?.[1], line);
-      assert.equal(Number(match[1]), (await forwardsOf('ssh-vm')).get(22));
+      const match = /^ssh (?:-p (\d+) )?alice@(127\.77\.\d{1,3}\.\d{1,3})$/.exec(line);
+      assert.ok(match?.[2], line);
+      const natIP = match[2];
+      const port = match[1] ?? '22';
+      assert.equal(natIP, (await accessConfigOf('ssh-vm'))?.natIP);
+      assert.equal(Number(port), (await forwardsOf('ssh-vm')).get(22));
 
-      const ssh = (command: string): Promise<string | undefined> =>
+      const ssh = (command: string, user = 'alice', identity = key): Promise<string | undefined> =>
         new Promise((resolve) => {
           execFile(
             'ssh',
             [
               '-p',
-              match[1] ?? '',
+              port,
               '-i',
-              key,
+              identity,
               '-o',
               'StrictHostKeyChecking=no',
               '-o',
@@ -220,7 +233,7 @@ describe('external access configs of real instances', { skip: SKIP, timeout: 600
               'ConnectTimeout=5',
               '-o',
               'LogLevel=ERROR',
-              'alice@127.0.0.1',
+              `${user}@${natIP}`,
               command,
             ],
             { encoding: 'utf8', timeout: 20_000 },
@@ -231,6 +244,19 @@ describe('external access configs of real instances', { skip: SKIP, timeout: 600
         });
       // sshd and the guest agent (user alice, authorized_keys) start while systemd boots.
       assert.equal((await eventually(() => ssh('hostname'), 120))?.trim(), 'ssh-vm');
+
+      // A key added to project metadata after boot: the guest agent's metadata watch installs it.
+      const bobKey = join(dir, 'bob_ed25519');
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bob', '-f', bobKey]);
+      const bobPublic = readFileSync(`${bobKey}.pub`, 'utf8').trim();
+      const project = await call('GET', BASE);
+      const fingerprint = String((project.body.commonInstanceMetadata as Json).fingerprint);
+      const set = await call('POST', `${BASE}/setCommonInstanceMetadata`, {
+        fingerprint,
+        items: [{ key: 'ssh-keys', value: `bob:${bobPublic}` }],
+      });
+      assert.equal(set.status, 200, JSON.stringify(set.body));
+      assert.equal((await eventually(() => ssh('id -un', 'bob', bobKey), 20))?.trim(), 'bob');
 
       const tokenJson = await ssh(
         "curl -s -H 'Metadata-Flavor: Google' http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token",

@@ -10,7 +10,9 @@ export const GUEST_AGENT_PATH = '/usr/local/sbin/nimbus-guest-agent';
 
 /**
  * `nimbus-guest-agent startup`: runs the startup script; `nimbus-guest-agent ssh-keys`: installs
- * `ssh-keys` from instance and project metadata into users' authorized_keys (debian-12 has sshd).
+ * `ssh-keys` from instance and project metadata into users' authorized_keys (debian-12 has sshd);
+ * `nimbus-guest-agent watch`: re-installs them whenever metadata changes (keys `gcloud compute ssh`
+ * adds after boot land within about a second).
  * Uses curl when present (debian-12), busybox wget otherwise. Output goes to stdout, which is the
  * serial console (busybox init's stdout; the systemd units use `StandardOutput=journal+console`).
  */
@@ -90,20 +92,48 @@ startup() {
   log "Finished running startup scripts."
 }
 
-# ssh-keys lines: "user:ssh-ed25519 AAAA... comment"
+# ssh-keys lines: "user:ssh-ed25519 AAAA... comment". Rewrites authorized_keys only when the keys
+# changed, and empties it for users whose keys were removed; skipped while the server is unreachable.
 ssh_keys() {
   command -v useradd >/dev/null 2>&1 || return 0
-  all=/run/nimbus-guest/ssh-keys
-  mkdir -p /run/nimbus-guest
-  : >"$all"
+  dir=/run/nimbus-guest
+  mkdir -p "$dir"
+  all=$dir/ssh-keys
+  : >"$all.new"
   for path in instance/attributes/ssh-keys project/attributes/ssh-keys; do
-    if fetch "$path" "$all.part"; then
-      cat "$all.part" >>"$all"
-      echo >>"$all"
-    fi
+    fetch "$path" "$all.part"
+    case $? in
+      0)
+        cat "$all.part" >>"$all.new"
+        echo >>"$all.new"
+        ;;
+      1) ;;
+      *)
+        rm -f "$all.part" "$all.new"
+        return 0
+        ;;
+    esac
   done
   rm -f "$all.part"
+  if [ -f "$all" ] && cmp -s "$all" "$all.new"; then
+    rm -f "$all.new"
+    return 0
+  fi
+  mv "$all.new" "$all"
   users=$(sed -n 's/^\\([a-z_][a-z0-9_.-]*\\):.*/\\1/p' "$all" | sort -u)
+  for old in $(cat "$dir/ssh-users" 2>/dev/null); do
+    case " $(echo $users) " in
+      *" $old "*) ;;
+      *)
+        home=$(getent passwd "$old" | cut -d: -f6)
+        if [ -n "$home" ] && [ -f "$home/.ssh/authorized_keys" ]; then
+          : >"$home/.ssh/authorized_keys"
+          echo "google_guest_agent: Removed keys for user $old."
+        fi
+        ;;
+    esac
+  done
+  echo $users >"$dir/ssh-users"
   for user in $users; do
     id "$user" >/dev/null 2>&1 || useradd -m -s /bin/bash "$user" || continue
     home=$(getent passwd "$user" | cut -d: -f6)
@@ -113,6 +143,29 @@ ssh_keys() {
     chmod 600 "$home/.ssh/authorized_keys"
     chown -R "$user:" "$home/.ssh"
     echo "google_guest_agent: Updated keys for user $user."
+  done
+}
+
+# Keeps ssh keys current after boot: long-polls the whole metadata tree (wait_for_change with the
+# last ETag, as google-guest-agent does) and re-reads ssh-keys on every change; without an answer
+# it retries every 2 seconds.
+watch() {
+  command -v curl >/dev/null 2>&1 || return 0
+  mkdir -p /run/nimbus-guest
+  hdr=/run/nimbus-guest/watch.headers
+  etag=none
+  while :; do
+    if curl -sf -o /dev/null -D "$hdr" --connect-timeout 2 --max-time 75 -H 'Metadata-Flavor: Google' \\
+      "$MD/?recursive=true&wait_for_change=true&timeout_sec=60&last_etag=$etag"; then
+      new=$(tr -d '\\r' <"$hdr" | sed -n 's/^[Ee][Tt][Aa][Gg]: *//p' | tail -n 1)
+      if [ -n "$new" ]; then
+        [ "$new" != "$etag" ] && ssh_keys
+        etag=$new
+        continue
+      fi
+    fi
+    sleep 2
+    ssh_keys
   done
 }
 
@@ -129,8 +182,9 @@ case "$1" in
   startup) startup ;;
   host-keys) host_keys ;;
   ssh-keys) ssh_keys ;;
+  watch) watch ;;
   *)
-    echo "usage: $0 startup|ssh-keys|host-keys" >&2
+    echo "usage: $0 startup|ssh-keys|host-keys|watch" >&2
     exit 2
     ;;
 esac
@@ -184,14 +238,17 @@ KillMode=process
 WantedBy=multi-user.target
 `,
   'google-guest-agent.service': `[Unit]
-Description=Google Compute Engine Guest Agent (Nimbus: ssh keys and host keys)
+Description=Google Compute Engine Guest Agent (Nimbus: host keys, and ssh keys kept in sync with metadata)
 After=network.target
 Before=ssh.service
 
 [Service]
-Type=oneshot
-ExecStart=${GUEST_AGENT_PATH} host-keys
-ExecStart=${GUEST_AGENT_PATH} ssh-keys
+Type=simple
+ExecStartPre=-${GUEST_AGENT_PATH} host-keys
+ExecStartPre=-${GUEST_AGENT_PATH} ssh-keys
+ExecStart=${GUEST_AGENT_PATH} watch
+Restart=always
+RestartSec=2
 StandardOutput=journal+console
 StandardError=journal+console
 

@@ -35,7 +35,7 @@ import { findCommand, type HostRequirement } from '../host-packages.ts';
 import { BUSYBOX_INIT_SCRIPT, DEBIAN_UNITS, GUEST_AGENT_PATH, GUEST_AGENT_SCRIPT } from './guest-agent.ts';
 
 /** Bump an image's version when its recipe changes: a new version is built beside the old one. */
-const IMAGE_VERSIONS: Record<ImageName, number> = { busybox: 6, 'debian-12': 4 };
+const IMAGE_VERSIONS: Record<ImageName, number> = { busybox: 7, 'debian-12': 5 };
 
 export const IMAGE_NAMES: readonly ImageName[] = ['busybox', 'debian-12'];
 

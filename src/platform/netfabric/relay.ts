@@ -6,8 +6,9 @@ import { findCommand } from '../host-packages.ts';
 
 /**
  * Host side of the relay agent (relay-agent.mjs): starts one agent per router namespace and opens
- * host port forwards through its control socket. The root namespace only ever listens on 127.0.0.1
- * and talks to the agent over a Unix socket.
+ * host port forwards through its control socket. The root namespace only ever listens on loopback
+ * (127.0.0.1, and instances' own 127.77.x.y addresses via openLoopbackProxy) and talks to the agent
+ * over a Unix socket.
  */
 export interface RelayAgent {
   controlSocket: string;
@@ -188,6 +189,57 @@ export async function openHostForward(
   const bound = typeof address === 'object' && address !== null ? address.port : hostPort;
   return {
     hostPort: bound,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) {
+          socket.destroy();
+        }
+        server.close(() => {
+          resolve();
+        });
+      }),
+  };
+}
+
+/**
+ * A plain TCP relay on the host: listens on `address:port` (0 = any free port) and pipes each
+ * connection to 127.0.0.1:targetPort. Compute uses it to put an instance's forwards on its own
+ * loopback address (127.77.x.y) with the instance's port numbers. Rejects with the listen error
+ * (EADDRINUSE, EACCES below 1024 without root) so the caller can fall back to another port.
+ */
+export async function openLoopbackProxy(
+  address: string,
+  port: number,
+  targetPort: number,
+): Promise<HostForward> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    sockets.add(client);
+    client.on('error', () => undefined);
+    const target = net.connect({ host: '127.0.0.1', port: targetPort });
+    sockets.add(target);
+    target.on('error', () => undefined);
+    client.once('close', () => {
+      sockets.delete(client);
+      target.destroy();
+    });
+    target.once('close', () => {
+      sockets.delete(target);
+      client.destroy();
+    });
+    client.pipe(target);
+    target.pipe(client);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port, host: address, exclusive: true }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address();
+  return {
+    hostPort: typeof bound === 'object' && bound !== null ? bound.port : port,
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) {

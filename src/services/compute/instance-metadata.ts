@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
@@ -134,7 +135,18 @@ export interface MetadataAnswer {
   status: number;
   contentType: string;
   body: string;
+  /** Hash of the body (the `ETag` header of a 200), for `wait_for_change=true&last_etag=`. */
+  etag?: string;
 }
+
+function etagOf(body: string): string {
+  return createHash('sha256').update(body).digest('hex').slice(0, 16);
+}
+
+/** How often a `wait_for_change` request re-reads the tree, and its default / longest wait. */
+const WAIT_POLL_MS = 500;
+const WAIT_DEFAULT_SEC = 300;
+const WAIT_MAX_SEC = 3600;
 
 const NOT_FOUND: MetadataAnswer = {
   status: 404,
@@ -209,10 +221,47 @@ export function answerMetadata(
   }
   const recursive = url.searchParams.get('recursive') === 'true';
   const alt = url.searchParams.get('alt');
-  if (alt === 'json' || (recursive && alt !== 'text')) {
-    return { status: 200, contentType: 'application/json', body: JSON.stringify(node) };
+  const body = alt === 'json' || (recursive && alt !== 'text') ? JSON.stringify(node) : renderText(node);
+  const contentType =
+    alt === 'json' || (recursive && alt !== 'text') ? 'application/json' : 'application/text';
+  return { status: 200, contentType, body, etag: etagOf(body) };
+}
+
+/**
+ * Answers a request, holding a `wait_for_change=true` one (as Google's metadata server does) until
+ * the answer's ETag differs from `last_etag` (without it: from the current one) or `timeout_sec`
+ * passes; then it returns the current answer. `cancelled` ends the wait early (connection closed).
+ */
+export async function answerMetadataWaiting(
+  platform: Platform,
+  service: InstancesService,
+  request: { url: string; headers: Record<string, string | string[] | undefined> },
+  cancelled: () => boolean,
+): Promise<MetadataAnswer> {
+  const first = answerMetadata(platform, service, request);
+  const params = new URL(request.url, 'http://metadata.google.internal').searchParams;
+  if (params.get('wait_for_change') !== 'true' || first.status !== 200) {
+    return first;
   }
-  return { status: 200, contentType: 'application/text', body: renderText(node) };
+  const lastEtag = params.get('last_etag');
+  const baseline = lastEtag === null || lastEtag === '' ? first.etag : lastEtag;
+  if (first.etag !== baseline) {
+    return first;
+  }
+  const timeoutText = params.get('timeout_sec') ?? '';
+  const timeoutSec = /^\d{1,7}$/.test(timeoutText)
+    ? Math.min(Number(timeoutText), WAIT_MAX_SEC)
+    : WAIT_DEFAULT_SEC;
+  const deadline = Date.now() + timeoutSec * 1000;
+  let answer = first;
+  while (Date.now() < deadline && !cancelled()) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(WAIT_POLL_MS, deadline - Date.now())));
+    answer = answerMetadata(platform, service, request);
+    if (answer.status !== 200 || answer.etag !== baseline) {
+      return answer;
+    }
+  }
+  return answer;
 }
 
 /** Starts the guest metadata server on `DATA_DIR/run/metadata.sock`. */
@@ -223,23 +272,42 @@ export async function startMetadataServer(
   const socketPath = join(platform.config.dataDir, METADATA_SOCKET);
   mkdirSync(dirname(socketPath), { recursive: true });
   rmSync(socketPath, { force: true });
+  let closing = false;
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    let answer: MetadataAnswer;
-    try {
-      answer =
-        req.method === 'GET' || req.method === 'HEAD'
-          ? answerMetadata(platform, service, { url: req.url ?? '/', headers: req.headers })
-          : { status: 405, contentType: 'text/plain', body: 'Method Not Allowed\n' };
-    } catch (error) {
-      platform.log.error({ err: error }, 'metadata server error');
-      answer = { status: 500, contentType: 'text/plain', body: 'Internal error\n' };
-    }
-    res.writeHead(answer.status, {
-      'content-type': answer.contentType,
-      'metadata-flavor': 'Google',
-      server: 'Metadata Server for VM',
+    let gone = false;
+    res.once('close', () => {
+      gone = true;
     });
-    res.end(req.method === 'HEAD' ? undefined : answer.body);
+    const respond = async (): Promise<MetadataAnswer> => {
+      try {
+        return req.method === 'GET' || req.method === 'HEAD'
+          ? await answerMetadataWaiting(
+              platform,
+              service,
+              { url: req.url ?? '/', headers: req.headers },
+              () => gone || closing,
+            )
+          : { status: 405, contentType: 'text/plain', body: 'Method Not Allowed\n' };
+      } catch (error) {
+        platform.log.error({ err: error }, 'metadata server error');
+        return { status: 500, contentType: 'text/plain', body: 'Internal error\n' };
+      }
+    };
+    void respond().then((answer) => {
+      if (gone) {
+        return;
+      }
+      const headers: Record<string, string> = {
+        'content-type': answer.contentType,
+        'metadata-flavor': 'Google',
+        server: 'Metadata Server for VM',
+      };
+      if (answer.etag !== undefined) {
+        headers.etag = answer.etag;
+      }
+      res.writeHead(answer.status, headers);
+      res.end(req.method === 'HEAD' ? undefined : answer.body);
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -252,6 +320,7 @@ export async function startMetadataServer(
     socketPath,
     close: () =>
       new Promise<void>((resolve) => {
+        closing = true;
         server.close(() => {
           rmSync(socketPath, { force: true });
           resolve();

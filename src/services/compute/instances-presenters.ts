@@ -38,7 +38,7 @@ export function presentInstance(
         out.natIP = ac.natIP;
       }
       if (ac.nimbusForwardedPorts !== undefined) {
-        // Nimbus-specific, read-only: instance ports reachable at natIP (127.0.0.1):hostPort.
+        // Nimbus-specific, read-only: instance ports reachable at natIP (127.77.x.y):hostPort.
         out.nimbusForwardedPorts = ac.nimbusForwardedPorts;
       }
       return out;

@@ -525,4 +525,22 @@ export function registerInstanceRoutes(
     const output = service.serialPortOutput(project, instance.zone, instance.name, port, start);
     return presentSerialPortOutput(baseUrl(request), instance, output);
   });
+
+  app.addHook('onClose', async () => {
+    await service.closeHostForwards();
+  });
+
+  // Nimbus guests publish no guest attributes: like Google for a path with no entries, a 404 (gcloud
+  // compute ssh then trusts the host key on first use, as it does without guest attributes).
+  app.get(`${instanceAt}/getGuestAttributes`, async (request) => {
+    const project = projectOf(request, 'compute.instances.getGuestAttributes');
+    const params = paramsOf(request);
+    const query = queryOf(request);
+    const instance = service.get(project, params.zone ?? '', params.instance ?? '');
+    const key = stringParam(query.variableKey) ?? stringParam(query.queryPath) ?? '';
+    throw new NotFound(
+      `The resource 'projects/${project}/zones/${instance.zone}/instances/${instance.name}/guestAttributes/${key}' was not found`,
+      { reason: 'notFound' },
+    );
+  });
 }

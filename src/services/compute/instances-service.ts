@@ -28,6 +28,8 @@ import {
   type MetadataItem,
   type ProjectMetadataRecord,
 } from './instances-store.ts';
+import { openLoopbackProxy } from '../../platform/netfabric/relay.ts';
+import { allocateExternalAddress, EXTERNAL_POOL, isExternalAddress } from './instances-external.ts';
 import { findMachineType, machineTypeNameOf, type MachineType } from './machine-types.ts';
 import { computeLink } from './presenters.ts';
 
@@ -44,10 +46,11 @@ export const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
 /** Metadata key listing extra instance ports an external access config forwards (`80,8080`). */
 export const FORWARD_PORTS_KEY = 'nimbus-forward-ports';
 const SSH_PORT = 22;
-const LOOPBACK_NAT_IP = '127.0.0.1';
 
-/** An open host forward of an instance port (an external access config realised on 127.0.0.1). */
+/** An open host forward of an instance port (an external access config realised on its natIP). */
 interface OpenForward extends ForwardedPort {
+  /** The external address it listens on (set once open). */
+  address?: string;
   close(): Promise<void>;
 }
 
@@ -73,7 +76,7 @@ function parsePortList(value: string): number[] | undefined {
 }
 
 /**
- * The instance ports an external access config exposes on 127.0.0.1: 22 (ssh) and every port in
+ * The instance ports an external access config exposes on its natIP: 22 (ssh) and every port in
  * the `nimbus-forward-ports` metadata value. None without an access config.
  */
 export function forwardedPortsOf(instance: InstanceRecord): number[] {
@@ -90,11 +93,11 @@ function accessConfigOf(ac: AccessConfigInsert, field: string): AccessConfigReco
   if (type !== 'ONE_TO_ONE_NAT') {
     throw invalidField(`${field}.type`, type, 'Nimbus supports ONE_TO_ONE_NAT access configs only.');
   }
-  if (ac.natIP !== undefined && ac.natIP !== '' && ac.natIP !== LOOPBACK_NAT_IP) {
+  if (ac.natIP !== undefined && ac.natIP !== '') {
     throw invalidField(
       `${field}.natIP`,
       ac.natIP,
-      `Nimbus external addresses are port forwards on ${LOOPBACK_NAT_IP}: leave natIP empty.`,
+      `Nimbus external addresses are ephemeral loopback addresses from ${EXTERNAL_POOL}, assigned by Nimbus: leave natIP empty.`,
     );
   }
   const networkTier = ac.networkTier ?? 'PREMIUM';
@@ -360,6 +363,9 @@ export class InstancesService {
       }
       if (boot.existing) {
         this.store.putDisk(disk);
+      }
+      if (instance.nic.accessConfigs.length > 0) {
+        instance.nic.externalIP = this.allocateExternalIP();
       }
       this.store.insertInstance(instance);
     });
@@ -768,10 +774,76 @@ export class InstancesService {
 
   // --- external access (host port forwards) --------------------------------------------------
 
+  /** A free address of the external pool (call inside a store transaction). */
+  private allocateExternalIP(): string {
+    const used = new Set<string>();
+    for (const other of this.store.allInstances()) {
+      if (other.nic.externalIP !== undefined) {
+        used.add(other.nic.externalIP);
+      }
+    }
+    return allocateExternalAddress(this.platform.config.dataDir, used);
+  }
+
+  /** The instance's external address, allocated now for records made before addresses existed. */
+  private ensureExternalIP(path: string): string | undefined {
+    return this.store.transaction(() => {
+      const current = this.store.getInstance(path);
+      if (current === undefined || current.nic.accessConfigs.length === 0) {
+        return undefined;
+      }
+      if (current.nic.externalIP !== undefined && isExternalAddress(current.nic.externalIP)) {
+        return current.nic.externalIP;
+      }
+      const externalIP = this.allocateExternalIP();
+      this.store.putInstance({ ...current, nic: { ...current.nic, externalIP } });
+      return externalIP;
+    });
+  }
+
+  /**
+   * Opens one forward of an instance port on its external address: the dataplane relays a free
+   * 127.0.0.1 port into the instance's namespace, and a proxy on `address` listens on the instance's
+   * own port number (22 -> 22), else on the port it had last, else on any free port (a host service
+   * already listening on 0.0.0.0:22, or no root for ports below 1024).
+   */
+  private async openForward(
+    instanceId: string,
+    port: number,
+    address: string,
+    previous: number | undefined,
+  ): Promise<OpenForward> {
+    const dataplane = this.engines.dataplane;
+    if (dataplane === undefined) {
+      throw new Error('no VPC dataplane');
+    }
+    const inner = await dataplane.forwardPort(instanceId, port, 0);
+    const candidates = [...new Set([port, previous ?? 0, 0])];
+    let lastError: unknown;
+    for (const candidate of candidates) {
+      try {
+        const front = await openLoopbackProxy(address, candidate, inner.hostPort);
+        return {
+          port,
+          hostPort: front.hostPort,
+          close: async () => {
+            await front.close();
+            await inner.close();
+          },
+        };
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    await inner.close().catch(() => undefined);
+    throw lastError instanceof Error ? lastError : new Error(String(lastError));
+  }
+
   /**
    * Makes the open host forwards match the instance's access config: ports 22 and
-   * `nimbus-forward-ports` forwarded from 127.0.0.1 (reusing the host ports of the last run when
-   * free), none without an access config. A forward that cannot open is logged, never fatal.
+   * `nimbus-forward-ports` forwarded from the instance's external address (127.77.x.y) on the same
+   * port numbers when possible, none without an access config. A forward that cannot open is
+   * logged, never fatal.
    */
   private async syncForwards(path: string): Promise<void> {
     const dataplane = this.engines.dataplane;
@@ -779,30 +851,28 @@ export class InstancesService {
     if (dataplane === undefined || instance?.nic.networkIP === undefined) {
       return;
     }
-    const wanted = new Set(forwardedPortsOf(instance));
+    const address = this.ensureExternalIP(path);
+    const wanted = new Set(address === undefined ? [] : forwardedPortsOf(instance));
     const kept: OpenForward[] = [];
     for (const forward of this.forwards.get(instance.id) ?? []) {
-      if (wanted.has(forward.port)) {
+      if (wanted.has(forward.port) && forward.address === address) {
         kept.push(forward);
       } else {
         await forward.close().catch(() => undefined);
       }
     }
     for (const port of wanted) {
-      if (kept.some((f) => f.port === port)) {
+      if (address === undefined || kept.some((f) => f.port === port)) {
         continue;
       }
-      const preferred = instance.nic.hostPorts?.[String(port)] ?? 0;
       try {
-        const opened = await dataplane
-          .forwardPort(instance.id, port, preferred)
-          .catch(async (error: unknown) => {
-            if (preferred === 0) {
-              throw error;
-            }
-            return await dataplane.forwardPort(instance.id, port, 0);
-          });
-        kept.push({ port, hostPort: opened.hostPort, close: () => opened.close() });
+        const opened = await this.openForward(
+          instance.id,
+          port,
+          address,
+          instance.nic.hostPorts?.[String(port)],
+        );
+        kept.push({ ...opened, address });
       } catch (error) {
         this.platform.log.warn({ err: error, instance: path, port }, 'could not forward an instance port');
       }
@@ -843,12 +913,23 @@ export class InstancesService {
         }
         return {
           ...base,
-          natIP: LOOPBACK_NAT_IP,
+          natIP: current.nic.externalIP ?? '',
           nimbusForwardedPorts: open.map((f) => ({ port: f.port, hostPort: f.hostPort })),
         };
       });
       this.store.putInstance({ ...current, nic: { ...current.nic, accessConfigs, hostPorts } });
     });
+  }
+
+  /**
+   * Server shutdown: closes every host forward (the listeners on 127.77.x.y die with the process
+   * anyway; an in-process restart must find the ports free). The records keep their natIP: the next
+   * start's reconcile reopens the forwards on the same address and ports.
+   */
+  async closeHostForwards(): Promise<void> {
+    const all = [...this.forwards.values()].flat();
+    this.forwards.clear();
+    await Promise.all(all.map((forward) => forward.close().catch(() => undefined)));
   }
 
   /** Host ports open right now for an instance (`nimbus compute ssh --print-ssh`, tests). */
@@ -890,7 +971,7 @@ export class InstancesService {
       if (i.nic.accessConfigs.length > 0) {
         throw new InvalidArgument('At most one access config currently supported.', { reason: 'invalid' });
       }
-      return { ...i, nic: { ...i.nic, accessConfigs: [config] } };
+      return { ...i, nic: { ...i.nic, accessConfigs: [config], externalIP: this.allocateExternalIP() } };
     });
     return this.operation(project, zone, 'addAccessConfig', updated, caller, this.forwardsWork(path));
   }
@@ -913,10 +994,14 @@ export class InstancesService {
       if (!i.nic.accessConfigs.some((ac) => ac.name === accessConfig)) {
         throw invalidField('accessConfig', accessConfig, 'No access config with this name on nic0.');
       }
-      return {
-        ...i,
-        nic: { ...i.nic, accessConfigs: i.nic.accessConfigs.filter((ac) => ac.name !== accessConfig) },
-      };
+      const accessConfigs = i.nic.accessConfigs.filter((ac) => ac.name !== accessConfig);
+      const nic: InstanceRecord['nic'] = { ...i.nic, accessConfigs };
+      if (accessConfigs.length === 0) {
+        // The ephemeral address goes back to the pool, as Google releases an ephemeral external IP.
+        delete nic.externalIP;
+        delete nic.hostPorts;
+      }
+      return { ...i, nic };
     });
     return this.operation(project, zone, 'deleteAccessConfig', updated, caller, this.forwardsWork(path));
   }

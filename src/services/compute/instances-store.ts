@@ -20,16 +20,19 @@ export interface AccessConfigRecord {
   name: string;
   type: string;
   networkTier: string;
-  /** `127.0.0.1` while host port forwards are open (Nimbus realises ONE_TO_ONE_NAT as loopback forwards). */
+  /**
+   * The instance's own loopback address (127.77.x.y, `NicRecord.externalIP`) while its host port
+   * forwards are open (Nimbus realises ONE_TO_ONE_NAT as loopback forwards).
+   */
   natIP?: string;
-  /** Nimbus-specific, read-only: the instance ports forwarded to 127.0.0.1 while it runs. */
+  /** Nimbus-specific, read-only: the instance ports forwarded to natIP while it runs. */
   nimbusForwardedPorts?: ForwardedPort[];
 }
 
 export interface ForwardedPort {
   /** Port inside the instance. */
   port: number;
-  /** Port on the host's 127.0.0.1. */
+  /** Port on natIP: the same as `port` unless that could not be bound (then any free port). */
   hostPort: number;
 }
 
@@ -45,6 +48,11 @@ export interface NicRecord {
   accessConfigs: AccessConfigRecord[];
   /** Host ports used last (instance port -> host port), reused after stop/start and restarts. */
   hostPorts?: Record<string, number>;
+  /**
+   * The loopback address (from 127.77.0.0/16) given to the instance's access config: allocated with
+   * the access config, kept across stop/start and restarts, released with it or the instance.
+   */
+  externalIP?: string;
 }
 
 export interface InstanceRecord {

@@ -79,6 +79,7 @@ const PERMISSION_LEVELS: Record<string, BasicLevel> = {
   'storage.managedFolders.setIamPolicy': 'owner',
   // Compute Engine
   'compute.instances.get': 'viewer',
+  'compute.instances.getGuestAttributes': 'viewer',
   'compute.instances.list': 'viewer',
   'compute.instances.getSerialPortOutput': 'viewer',
   'compute.instances.create': 'editor',
@@ -426,6 +427,7 @@ const PREDEFINED: RoleDefinition[] = [
     'Read-only access to get and list Compute Engine resources.',
     [
       'compute.instances.get',
+      'compute.instances.getGuestAttributes',
       'compute.instances.list',
       'compute.disks.get',
       'compute.disks.list',
