@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ContainerSpec, ExecSession } from '../../src/services/compute/contracts.ts';
 import { runCommand } from '../../src/platform/containers/images.ts';
+import { cgroupHierarchies } from '../../src/platform/containers/oci-spec.ts';
 import { mountPoints, RuncRuntime } from '../../src/platform/containers/runtime.ts';
 import { tempDir } from '../helpers.ts';
 
@@ -323,6 +324,56 @@ describe('busybox system containers', { skip }, () => {
     assert.deepEqual(await run(spec.id, ['echo', 'ok']), { code: 0, out: 'ok\n' });
   });
 
+  it('refuses what would reach the host: kernel modules, clock, swap, reboot, devices, own limits', async () => {
+    const status = (await run(spec.id, ['cat', '/proc/self/status'])).out;
+    assert.match(status, /^Seccomp:\s+2$/m, 'seccomp filter mode');
+    assert.match(status, /^NoNewPrivs:\s+1$/m);
+    const capEff = BigInt(`0x${/^CapEff:\s+([0-9a-f]+)$/m.exec(status)?.[1] ?? 'x'}`);
+    assert.equal(capEff & (1n << 21n), 0n, 'no CAP_SYS_ADMIN');
+    const refused = async (script: string, message: RegExp) => {
+      const result = await run(spec.id, ['sh', '-c', `${script} 2>&1`]);
+      assert.match(result.out, message, `${script}: ${result.out}`);
+      return result;
+    };
+    const eperm = /Operation not permitted/;
+    assert.notEqual((await refused('insmod /etc/hostname', eperm)).code, 0);
+    assert.notEqual((await refused('swapoff /dev/null', eperm)).code, 0);
+    // Setting the clock to "now" would be harmless if it ever got through.
+    await refused('date -s "$(date "+%Y-%m-%d %H:%M:%S")"', eperm);
+    await refused('adjtimex', eperm);
+    await refused('dmesg', eperm);
+    await refused('unshare -U true', eperm);
+    await refused('reboot -f', eperm);
+    await refused('mount -t tmpfs none /mnt', /permission denied/i);
+    await refused('hostname other', /permission|not permitted|must be root/i);
+    // A block device node can be made (CAP_MKNOD) but not opened, and the rule cannot be widened.
+    await refused('mknod /tmp/disk b 254 0 && head -c 1 /tmp/disk', /Permission denied/);
+    await refused("echo 'a *:* rwm' > /sys/fs/cgroup/devices/devices.allow", /Read-only file system/);
+    await refused('echo 1073741824 > /sys/fs/cgroup/memory/memory.limit_in_bytes', /Read-only file system/);
+    await refused('echo 100000 > /sys/fs/cgroup/pids/pids.max', /Read-only file system/);
+    await refused('echo -1 > /sys/fs/cgroup/cpu/cpu.cfs_quota_us', /Read-only file system/);
+    await refused('echo x > /proc/sys/kernel/hostname', /Read-only file system/);
+    await refused('echo 1 > /sys/kernel/profiling', /Read-only file system|No such file/);
+    assert.equal((await run(spec.id, ['cat', '/sys/fs/cgroup/pids/pids.max'])).out, '256\n');
+    assert.equal(readFileSync(join(runtime.cgroupDir(spec.id, 'pids'), 'pids.max'), 'utf8'), '256\n');
+    // Masked: kernel internals read as empty.
+    assert.deepEqual(await run(spec.id, ['sh', '-c', 'cat /proc/keys /proc/timer_list | wc -c']), {
+      code: 0,
+      out: '0\n',
+    });
+    assert.deepEqual(await run(spec.id, ['ls', '-A', '/sys/firmware']), { code: 0, out: '' });
+    assert.equal(await runtime.state(spec.id), 'running');
+    // Normal work goes on: files, processes, the network namespace (CAP_NET_ADMIN), a shell's jobs.
+    assert.deepEqual(
+      await run(spec.id, [
+        'sh',
+        '-c',
+        'echo data > /root/f && cat /root/f && ip link set lo up && ip addr add 10.99.0.1/32 dev lo && ping -c 1 -W 2 10.99.0.1 >/dev/null && sleep 0.1 & wait $! && echo done',
+      ]),
+      { code: 0, out: 'data\ndone\n' },
+    );
+  });
+
   it('lists the container for reconciliation', async () => {
     assert.deepEqual(
       (await runtime.list()).filter((c) => c.id === spec.id),
@@ -441,6 +492,125 @@ describe('debian-12 system containers', { skip }, () => {
     });
     await runtime.stop(spec.id, 10_000);
     assert.match(serialLog(spec), /Reached target .*System Power Off|Stopped target .*Multi-User System/);
+    await assertNothingLeft(spec);
+  });
+});
+
+/** A Python one-liner inside the guest: raw x86_64 syscalls with harmless arguments, errno names. */
+const SYSCALL_PROBE = `
+import ctypes, errno, json
+libc = ctypes.CDLL(None, use_errno=True)
+calls = {
+  "finit_module": (313, -1, 0, 0), "init_module": (175, 0, 0, 0), "delete_module": (176, 0, 0),
+  "kexec_load": (246, 0, 0, 0, 0), "bpf": (321, 0, 0, 0), "perf_event_open": (298, 0, 0, -1, -1, 0),
+  "keyctl": (250, 0, 0, 0, 0, 0), "add_key": (248, 0, 0, 0, 0, 0), "userfaultfd": (323, 0),
+  "open_by_handle_at": (304, -1, 0, 0), "swapoff": (168, 0), "settimeofday": (164, 0, 0),
+  "clock_settime": (227, 99, 0), "acct": (163, 0), "iopl": (172, 0), "ioperm": (173, 0, 0, 0),
+  "unshare_user": (272, 0x10000000), "io_uring_setup": (425, 0, 0), "syslog": (103, 3, 0, 0),
+}
+out = {}
+for name, (nr, *args) in calls.items():
+  ctypes.set_errno(0)
+  r = libc.syscall(nr, *[ctypes.c_long(a) for a in args])
+  out[name] = "ok" if r >= 0 else errno.errorcode.get(ctypes.get_errno(), "?")
+print(json.dumps(out))
+`;
+
+describe('debian-12 isolation', { skip }, () => {
+  const spec = specFor('debian-12', { memoryMb: 512 });
+
+  before(async () => {
+    await runtime.ensureImage('debian-12');
+    await runtime.start(spec);
+    await waitFor('systemd to come up', async () => {
+      const answer = (await run(spec.id, ['systemctl', 'is-system-running'])).out.trim();
+      return ['running', 'degraded'].includes(answer) ? answer : undefined;
+    });
+  });
+
+  after(async () => {
+    await runtime.stop(spec.id, 5000).catch(() => undefined);
+  });
+
+  it('boots systemd with no failed units without CAP_SYS_ADMIN, under the seccomp filter', async () => {
+    assert.deepEqual(await run(spec.id, ['systemctl', '--failed', '--no-legend', '--plain']), {
+      code: 0,
+      out: '',
+    });
+    assert.equal((await run(spec.id, ['systemctl', 'is-active', 'ssh'])).out, 'active\n');
+    const init = (await run(spec.id, ['cat', '/proc/1/status'])).out;
+    assert.match(init, /^Seccomp:\s+2$/m);
+    assert.match(init, /^NoNewPrivs:\s+0$/m);
+    assert.match(init, /^CapInh:\s+0+$/m);
+    const capEff = BigInt(`0x${/^CapEff:\s+([0-9a-f]+)$/m.exec(init)?.[1] ?? 'x'}`);
+    assert.equal(capEff & (1n << 21n), 0n, 'no CAP_SYS_ADMIN');
+    assert.notEqual(capEff & (1n << 12n), 0n, 'CAP_NET_ADMIN');
+    if (cgroupHierarchies(readFileSync('/proc/self/mountinfo', 'utf8')).unified) {
+      // systemd learns that a unit's cgroup emptied from cgroup2: without it stop jobs can hang.
+      assert.match((await run(spec.id, ['cat', '/proc/1/cgroup'])).out, /^0::\/init\.scope$/m);
+      assert.match(
+        (await run(spec.id, ['sh', '-c', 'echo 1 > /sys/fs/cgroup/memory/memory.limit_in_bytes 2>&1'])).out,
+        /Read-only file system/,
+      );
+    }
+  });
+
+  it('answers EPERM to the refused syscalls', async () => {
+    const { code, out } = await run(spec.id, ['python3', '-c', SYSCALL_PROBE]);
+    assert.equal(code, 0, out);
+    const results = JSON.parse(out) as Record<string, string>;
+    assert.equal(Object.keys(results).length, 19);
+    for (const [name, result] of Object.entries(results)) {
+      assert.equal(result, 'EPERM', name);
+    }
+  });
+
+  it('keeps normal work going: users, su, a user ping, sshd logins, dpkg', async () => {
+    const login = await run(spec.id, [
+      'sh',
+      '-c',
+      [
+        'useradd -m bob',
+        "su bob -c 'id -un; ping -c 1 -W 2 127.0.0.1 >/dev/null && echo ping-ok'",
+        "ssh-keygen -q -t ed25519 -N '' -f /root/key",
+        'install -d -o bob -m 700 /home/bob/.ssh',
+        'install -o bob -m 600 /root/key.pub /home/bob/.ssh/authorized_keys',
+        "ssh -o StrictHostKeyChecking=no -o BatchMode=yes -i /root/key bob@127.0.0.1 'echo ssh-as-$(id -un)' 2>/dev/null",
+        'dpkg -s openssh-server | grep -c "^Status: install ok installed"',
+      ].join(' && '),
+    ]);
+    assert.deepEqual(login, { code: 0, out: 'bob\nping-ok\nssh-as-bob\n1\n' });
+  });
+
+  it('runs a unit that asks for a sandbox (systemd skips what needs CAP_SYS_ADMIN)', async () => {
+    const unit = [
+      '[Service]',
+      'Type=oneshot',
+      'PrivateTmp=yes',
+      'ProtectSystem=strict',
+      'ExecStart=/bin/sh -c "echo sandboxed unit ran > /dev/console"',
+      '',
+    ].join('\n');
+    const result = await run(
+      spec.id,
+      [
+        'sh',
+        '-c',
+        'cat > /etc/systemd/system/sandboxed.service && systemctl daemon-reload && systemctl start sandboxed && systemctl show -p Result --value sandboxed',
+      ],
+      unit,
+    );
+    assert.deepEqual(result, { code: 0, out: 'success\n' });
+    await waitForSerial(spec, /sandboxed unit ran/);
+  });
+
+  it('powers itself off from inside (reboot(2) refused: systemd exits the container)', async () => {
+    await run(spec.id, ['systemctl', 'poweroff']);
+    await waitFor('the guest to stop', async () =>
+      (await runtime.state(spec.id)) === 'stopped' ? true : undefined,
+    );
+    assert.match(serialLog(spec), /Exiting container\./);
+    await runtime.stop(spec.id, 1000);
     await assertNothingLeft(spec);
   });
 });

@@ -2,12 +2,25 @@
  * OCI runtime `config.json` for a Nimbus system container (an instance's boot): the recipe measured
  * in DESIGN.md section 9 — own pid/mount/uts/ipc/cgroup namespaces, the network namespace the VPC
  * dataplane wired (or a private one with loopback only), cgroup cpu/memory/pids limits, tmpfs on
- * /run, /run/lock and /tmp, a read-write cgroup mount (systemd needs it), `container=oci`, and
- * Docker's default capabilities plus CAP_SYS_ADMIN and CAP_NET_ADMIN (systemd, iproute2, apt).
+ * /run, /run/lock and /tmp, a read-write cgroup mount (systemd needs it), `container=oci`.
+ *
+ * Isolation (docs/services/compute.md, "Isolation"): Docker's default capabilities plus
+ * CAP_NET_ADMIN (iproute2 inside the instance's own network namespace) and no CAP_SYS_ADMIN
+ * (systemd 252 boots without it: measured), an empty inheritable set, the seccomp deny-list of
+ * seccomp.ts, masked and read-only /proc and /sys paths, and the instance's own v1 controller
+ * cgroups (memory, cpu, pids, devices, ...) bind-mounted read-only over the cgroup mount so root
+ * inside cannot raise its own limits; only systemd's named hierarchy and (hybrid hosts) its part of
+ * cgroup2 stay writable.
  */
 import type { ContainerSpec } from '../../services/compute/contracts.ts';
+import { containerSeccompProfile, type SeccompProfile } from './seccomp.ts';
 
-/** Docker's default capability set (enough for apt and sshd) plus what systemd and iproute2 need. */
+/**
+ * Docker's default capability set (enough for apt, sshd and systemd) plus CAP_NET_ADMIN for
+ * iproute2. Deliberately without CAP_SYS_ADMIN (mount, cgroup device rules, namespaces: with it,
+ * root inside is root on the host), CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_TIME, CAP_SYS_BOOT,
+ * CAP_SYS_PTRACE, CAP_SYSLOG, CAP_MAC_ADMIN, CAP_DAC_READ_SEARCH.
+ */
 export const CONTAINER_CAPABILITIES = [
   'CAP_CHOWN',
   'CAP_DAC_OVERRIDE',
@@ -23,9 +36,64 @@ export const CONTAINER_CAPABILITIES = [
   'CAP_SYS_CHROOT',
   'CAP_KILL',
   'CAP_AUDIT_WRITE',
-  'CAP_SYS_ADMIN',
   'CAP_NET_ADMIN',
 ];
+
+/**
+ * cgroup v1 controllers runc places a container in (a hierarchy named after other controllers is
+ * left alone: the bind mount below needs the container's directory to exist in it).
+ */
+const RUNC_V1_CONTROLLERS = new Set([
+  'blkio',
+  'cpu',
+  'cpuacct',
+  'cpuset',
+  'devices',
+  'freezer',
+  'hugetlb',
+  'memory',
+  'net_cls',
+  'net_prio',
+  'perf_event',
+  'pids',
+  'rdma',
+]);
+
+/** How the host mounts cgroups below /sys/fs/cgroup (from `/proc/self/mountinfo`). */
+export interface CgroupHierarchies {
+  /**
+   * The v1 controller hierarchies mounted at `/sys/fs/cgroup/NAME`, as NAME (e.g. `memory`,
+   * `cpu,cpuacct`): the ones whose files hold an instance's limits. Named hierarchies
+   * (`name=systemd`) and cgroup2 are not controllers and are not listed.
+   */
+  controllers: string[];
+  /** cgroup2 is mounted at /sys/fs/cgroup/unified (systemd's "hybrid" layout). */
+  unified: boolean;
+}
+
+export function cgroupHierarchies(mountinfo: string): CgroupHierarchies {
+  const names: string[] = [];
+  let unified = false;
+  for (const line of mountinfo.split('\n')) {
+    const [before, after] = line.split(' - ');
+    const mountPoint = before?.split(' ')[4];
+    const [fsType, , superOptions] = after?.split(' ') ?? [];
+    if (fsType === 'cgroup2' && mountPoint === '/sys/fs/cgroup/unified') {
+      unified = true;
+    }
+    if (fsType !== 'cgroup' || mountPoint === undefined || superOptions === undefined) {
+      continue;
+    }
+    const name = /^\/sys\/fs\/cgroup\/([a-z_,]+)$/.exec(mountPoint)?.[1];
+    const controllers = superOptions.split(',').filter((o) => RUNC_V1_CONTROLLERS.has(o));
+    if (name !== undefined && controllers.length > 0 && !superOptions.includes('name=')) {
+      if (name.split(',').every((c) => RUNC_V1_CONTROLLERS.has(c)) && !names.includes(name)) {
+        names.push(name);
+      }
+    }
+  }
+  return { controllers: names.sort(), unified };
+}
 
 /** CFS period used for the cpu quota (the kernel's default). */
 export const CPU_PERIOD_US = 100_000;
@@ -62,6 +130,7 @@ export interface OciConfig {
     namespaces: { type: string; path?: string }[];
     maskedPaths: string[];
     readonlyPaths: string[];
+    seccomp: SeccompProfile;
   };
 }
 
@@ -76,6 +145,15 @@ export interface OciConfigInput {
   hostnameFile: string;
   /** cgroup path (absolute, below each controller's root). */
   cgroupsPath: string;
+  /**
+   * The host's cgroup layout (`cgroupHierarchies`). Each v1 controller hierarchy is bind-mounted
+   * read-only from the container's own cgroup directory over the cgroup mount (none on cgroup v2).
+   * With a hybrid host's cgroup2 at /sys/fs/cgroup/unified, the container's part of it is mounted
+   * there read-write: systemd learns from it when a unit's cgroup empties (without it, a stop job
+   * can wait forever for a unit whose processes are gone); systemd mounted it itself while it had
+   * CAP_SYS_ADMIN. No controller is enabled in it on a hybrid host: it only tracks processes.
+   */
+  cgroups?: CgroupHierarchies;
 }
 
 /** The `/etc/hosts` text of an instance: loopback names, its hostname, and `spec.hosts`. */
@@ -132,6 +210,23 @@ export function buildOciConfig(input: OciConfigInput): OciConfig {
       source: 'cgroup',
       options: ['nosuid', 'noexec', 'nodev', 'relatime', 'rw'],
     },
+    // Root inside could otherwise write its own memory.limit_in_bytes, pids.max, cfs quota.
+    ...(input.cgroups?.unified === true
+      ? [
+          {
+            destination: '/sys/fs/cgroup/unified',
+            type: 'cgroup2',
+            source: 'cgroup2',
+            options: ['nosuid', 'noexec', 'nodev', 'relatime', 'rw'],
+          },
+        ]
+      : []),
+    ...(input.cgroups?.controllers ?? []).map((name): OciMount => ({
+      destination: `/sys/fs/cgroup/${name}`,
+      type: 'bind',
+      source: `/sys/fs/cgroup/${name}${input.cgroupsPath}`,
+      options: ['rbind', 'rprivate', 'ro', 'nosuid', 'noexec', 'nodev'],
+    })),
     tmpfs('/run', ['nosuid', 'nodev', 'mode=755', 'size=65536k']),
     tmpfs('/run/lock', ['nosuid', 'nodev', 'noexec', 'mode=1777', 'size=5120k']),
     tmpfs('/tmp', ['nosuid', 'nodev', 'mode=1777']),
@@ -172,9 +267,12 @@ export function buildOciConfig(input: OciConfigInput): OciConfig {
         bounding: CONTAINER_CAPABILITIES,
         effective: CONTAINER_CAPABILITIES,
         permitted: CONTAINER_CAPABILITIES,
-        inheritable: CONTAINER_CAPABILITIES,
+        // Empty, as in current Docker: nothing reaches a non-root program through execve.
+        inheritable: [],
       },
-      noNewPrivileges: false,
+      // debian-12 keeps setuid programs working (su, passwd, a user's ping; sudo once installed);
+      // busybox ships none, so no program inside may gain privileges at all.
+      noNewPrivileges: spec.image === 'busybox',
     },
     root: { path: input.rootfs, readonly: false },
     hostname: spec.hostname,
@@ -203,8 +301,10 @@ export function buildOciConfig(input: OciConfigInput): OciConfig {
         '/proc/sched_debug',
         '/sys/firmware',
         '/proc/scsi',
+        '/sys/devices/virtual/powercap',
       ],
       readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+      seccomp: containerSeccompProfile(),
     },
   };
 }

@@ -27,7 +27,7 @@ import type {
 } from '../../services/compute/contracts.ts';
 import { checkHost, ensureHost, findCommand, type HostRequirement } from '../host-packages.ts';
 import { ensureImage, imageCacheDir, imageInit, imageRootfs, runCommand } from './images.ts';
-import { buildOciConfig, hostsFileText } from './oci-spec.ts';
+import { buildOciConfig, cgroupHierarchies, hostsFileText } from './oci-spec.ts';
 import { CONSOLE_SHIM_PY } from './console-shim.ts';
 import { startExec } from './pty.ts';
 
@@ -235,6 +235,7 @@ export class RuncRuntime implements ContainerRuntime {
         hostsFile,
         hostnameFile,
         cgroupsPath: `/${this.cgroupParent}/${spec.id}`,
+        cgroups: cgroupHierarchies(await readFile('/proc/self/mountinfo', 'utf8')),
       });
       const meta: BundleMeta = {
         id: spec.id,
