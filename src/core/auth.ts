@@ -29,13 +29,31 @@ export interface Policy {
   auditConfigs?: unknown[];
 }
 
+/**
+ * What IAM Conditions see of a call (`resource.name`, `resource.type`, `resource.service`,
+ * `request.time`). `name` defaults to the resource string the call is checked on; the rest are
+ * empty (and `time` is now) unless the route knows better.
+ */
+export interface AccessContext {
+  /** Google's resource name, e.g. `projects/_/buckets/B/objects/O`. */
+  name?: string;
+  /** e.g. `storage.googleapis.com/Object`. */
+  type?: string;
+  /** e.g. `storage.googleapis.com`. */
+  service?: string;
+  time?: Date;
+}
+
 export interface AccessControl {
   /** Resolves the caller from an Authorization header value (or undefined: anonymous). Throws 401. */
   authenticate(authorization: string | undefined): Principal;
-  /** Throws PermissionDenied unless `principal` holds `permission` on `resource` or an ancestor. */
-  authorize(principal: Principal, permission: string, resource: string): void;
+  /**
+   * Throws PermissionDenied unless `principal` holds `permission` on `resource` or an ancestor
+   * (conditional bindings grant when their condition holds for `context`).
+   */
+  authorize(principal: Principal, permission: string, resource: string, context?: AccessContext): void;
   /** The subset of `permissions` that `principal` holds on `resource`. */
-  permitted(principal: Principal, permissions: string[], resource: string): string[];
+  permitted(principal: Principal, permissions: string[], resource: string, context?: AccessContext): string[];
 }
 
 /** IAM policies attached to resources (projects, service accounts, buckets...). */

@@ -34,6 +34,7 @@ export function createIdentity(options: IdentityOptions): Identity {
     store,
     projects: options.projects,
     anonymousMode: () => options.anonymousMode,
+    clock: options.clock,
   });
   const anonymous = (): Principal =>
     options.anonymousMode === 'owner'
@@ -43,10 +44,11 @@ export function createIdentity(options: IdentityOptions): Identity {
   const service = new IamService(store, options.clock, options.projects, policies);
   const access: AccessControl = {
     authenticate: (authorization) => tokens.authenticate(authorization),
-    authorize: (principal, permission, resource) => {
-      policies.authorize(principal, permission, resource);
+    authorize: (principal, permission, resource, context) => {
+      policies.authorize(principal, permission, resource, context);
     },
-    permitted: (principal, permissions, resource) => policies.permitted(principal, permissions, resource),
+    permitted: (principal, permissions, resource, context) =>
+      policies.permitted(principal, permissions, resource, context),
   };
   return { store, policies, tokens, service, access };
 }

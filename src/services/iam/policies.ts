@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import {
+  type AccessContext,
   membersOf,
   type Policy,
   type PolicyBinding,
@@ -7,7 +9,9 @@ import {
   type ProjectDirectory,
 } from '../../core/auth.ts';
 import { Aborted, InvalidArgument, PermissionDenied } from '../../core/errors.ts';
+import type { Clock } from '../../core/clock.ts';
 import { contentEtag, sameEtag } from '../../core/ids.ts';
+import { compileCondition, ConditionSyntaxError, conditionHolds } from './conditions.ts';
 import { predefinedRole, type RoleDefinition } from './roles-catalog.ts';
 import type { IamStore } from './store.ts';
 
@@ -26,6 +30,8 @@ export interface PolicyContext {
   store: IamStore;
   projects: ProjectDirectory;
   anonymousMode: () => 'owner' | 'viewer' | 'none';
+  /** `request.time` for conditions (the system clock when absent). */
+  clock?: Clock;
 }
 
 /**
@@ -57,6 +63,13 @@ export class Policies implements PolicyRegistry {
       this.validateBindings(resource, bindings);
       // Google answers version 1 for a policy without conditions, whatever version was sent.
       const hasCondition = bindings.some((b) => b.condition !== undefined);
+      checkPolicyVersion(policy.version);
+      if (hasCondition && fields.includes('bindings') && policy.version !== undefined && policy.version < 3) {
+        throw new InvalidArgument(
+          `Conditional role bindings require policy version 3; the request used version ${String(policy.version)}.`,
+          { reason: 'badRequest' },
+        );
+      }
       const next: Policy = { version: hasCondition ? 3 : 1, bindings };
       if (fields.includes('auditConfigs') && policy.auditConfigs !== undefined) {
         next.auditConfigs = policy.auditConfigs;
@@ -122,8 +135,21 @@ export class Policies implements PolicyRegistry {
     return chain;
   }
 
-  permitted(principal: Principal, permissions: string[], resource: string): string[] {
+  permitted(
+    principal: Principal,
+    permissions: string[],
+    resource: string,
+    context?: AccessContext,
+  ): string[] {
     const members = new Set(membersOf(principal));
+    const conditionContext = {
+      ...context,
+      name: context?.name ?? resource,
+      time: context?.time ?? new Date(this.ctx.clock?.now() ?? Date.now()),
+    };
+    const applies = (binding: PolicyBinding): boolean =>
+      binding.members.some((m) => members.has(m)) &&
+      (binding.condition === undefined || conditionHolds(binding.condition.expression, conditionContext));
     const missing = new Set(permissions);
     const grant = (role: string): void => {
       const held = this.permissionSet(role);
@@ -141,7 +167,7 @@ export class Policies implements PolicyRegistry {
         if (missing.size === 0) {
           break;
         }
-        if (binding.condition === undefined && binding.members.some((m) => members.has(m))) {
+        if (applies(binding)) {
           grant(binding.role);
         }
       }
@@ -163,8 +189,8 @@ export class Policies implements PolicyRegistry {
     return set;
   }
 
-  authorize(principal: Principal, permission: string, resource: string): void {
-    if (this.permitted(principal, [permission], resource).length === 0) {
+  authorize(principal: Principal, permission: string, resource: string, context?: AccessContext): void {
+    if (this.permitted(principal, [permission], resource, context).length === 0) {
       throw new PermissionDenied(
         `Permission '${permission}' denied on resource '${resource}' (or it may not exist).`,
         {
@@ -184,6 +210,9 @@ export class Policies implements PolicyRegistry {
         throw new InvalidArgument(`Role ${binding.role} is not supported for this resource.`, {
           reason: 'badRequest',
         });
+      }
+      if (binding.condition !== undefined) {
+        validateCondition(binding.condition);
       }
       for (const member of binding.members) {
         if (!MEMBER_PATTERN.test(member)) {
@@ -225,4 +254,55 @@ function normaliseBindings(bindings: PolicyBinding[]): PolicyBinding[] {
     }
   }
   return [...merged.values()].map((b) => ({ ...b, members: [...b.members].sort() }));
+}
+
+/** Policy versions Google accepts: 0, 1 and 3. */
+function checkPolicyVersion(version: number | undefined): void {
+  if (version !== undefined && version !== 0 && version !== 1 && version !== 3) {
+    throw new InvalidArgument(`Invalid policy version ${String(version)}: use 0, 1 or 3.`, {
+      reason: 'badRequest',
+    });
+  }
+}
+
+/** 400 for a condition without an expression or whose expression does not compile. */
+function validateCondition(condition: PolicyBinding['condition'] & object): void {
+  if (typeof condition.expression !== 'string' || condition.expression.trim() === '') {
+    throw new InvalidArgument('A condition must have a non-empty expression.', { reason: 'badRequest' });
+  }
+  try {
+    compileCondition(condition.expression);
+  } catch (error) {
+    if (error instanceof ConditionSyntaxError) {
+      throw new InvalidArgument(`Condition expression compilation failed: ${error.message}`, {
+        reason: 'badRequest',
+      });
+    }
+    throw error;
+  }
+}
+
+/**
+ * A policy as a client that asked for `requestedVersion` sees it. Below 3, a policy with conditions
+ * is shown as Google shows it: version 1, conditional bindings' roles renamed
+ * `ROLE_withcond_HASH` and their conditions left out (such a policy cannot be written back unchanged).
+ */
+export function policyForVersion(policy: Policy, requestedVersion: number | undefined): Policy {
+  checkPolicyVersion(requestedVersion);
+  const bindings = policy.bindings ?? [];
+  if ((requestedVersion ?? 1) >= 3 || !bindings.some((b) => b.condition !== undefined)) {
+    return policy;
+  }
+  return {
+    ...policy,
+    version: 1,
+    bindings: bindings.map((binding) =>
+      binding.condition === undefined
+        ? binding
+        : {
+            role: `${binding.role}_withcond_${createHash('sha256').update(JSON.stringify(binding.condition)).digest('hex').slice(0, 20)}`,
+            members: binding.members,
+          },
+    ),
+  };
 }

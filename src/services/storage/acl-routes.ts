@@ -8,6 +8,7 @@ import type { ObjectsService } from './objects.ts';
 import { refusePublicEntities } from './public-access.ts';
 import { bucketResource } from './routes.ts';
 import type { BucketsService } from './service.ts';
+import { objectContext } from './access-context.ts';
 
 /** storage#objectAccessControl as sent by clients (output-only fields they echo back are accepted). */
 const AclBody = Type.Object(
@@ -61,6 +62,7 @@ export function objectAclDispatcher(
       request.principal,
       write ? 'storage.objects.setIamPolicy' : 'storage.objects.getIamPolicy',
       bucketResource(bucket),
+      objectContext(bucket.name, target.name),
     );
     checkAclsAllowed(bucket, method === 'GET' ? 'get' : method === 'POST' ? 'insert' : 'update');
     const record = objects.getObject(bucket.name, target.name, stringParam(queryOf(request).generation));

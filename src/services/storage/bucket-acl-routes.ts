@@ -15,6 +15,7 @@ import { refusePublicEntities } from './public-access.ts';
 import { bucketResource } from './routes.ts';
 import type { BucketsService } from './service.ts';
 import type { BucketRecord } from './store.ts';
+import { bucketContext } from './access-context.ts';
 
 /** An access control as clients send it (output-only fields they echo back are accepted). */
 const AclBody = Type.Object(
@@ -39,6 +40,7 @@ export function registerBucketAclRoutes(
       request.principal,
       write ? 'storage.buckets.setIamPolicy' : 'storage.buckets.getIamPolicy',
       bucketResource(bucket),
+      bucketContext(bucket.name),
     );
     checkBucketAclsAllowed(
       bucket,

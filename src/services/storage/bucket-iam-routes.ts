@@ -9,6 +9,7 @@ import { bucketPolicyResource, refusePublicBindings, syncPublicAccessPolicy } fr
 import { bucketResource } from './routes.ts';
 import type { BucketsService } from './service.ts';
 import type { BucketRecord } from './store.ts';
+import { bucketContext } from './access-context.ts';
 
 /** storage#policy as PUT by clients (output-only fields a client echoes back are accepted). */
 const BucketPolicyBody = Type.Object(
@@ -53,7 +54,12 @@ export function registerBucketIamRoutes(
 ): void {
   const load = (request: FastifyRequest, permission: string): BucketRecord => {
     const bucket = buckets.getBucket(paramsOf(request).bucket ?? '');
-    platform.access.authorize(request.principal, permission, bucketResource(bucket));
+    platform.access.authorize(
+      request.principal,
+      permission,
+      bucketResource(bucket),
+      bucketContext(bucket.name),
+    );
     return bucket;
   };
 
@@ -85,7 +91,12 @@ export function registerBucketIamRoutes(
         throw new RequiredParameter('permissions');
       }
       const bucket = buckets.getBucket(paramsOf(request).bucket ?? '');
-      const held = platform.access.permitted(request.principal, permissions, bucketResource(bucket));
+      const held = platform.access.permitted(
+        request.principal,
+        permissions,
+        bucketResource(bucket),
+        bucketContext(bucket.name),
+      );
       const out: Record<string, unknown> = { kind: 'storage#testIamPermissionsResponse' };
       if (held.length > 0) {
         out.permissions = held;

@@ -10,6 +10,7 @@ import { presentBucket } from './presenters.ts';
 import { syncPublicAccessPolicy } from './public-access.ts';
 import { bucketResource } from './routes.ts';
 import type { BucketsService, Preconditions } from './service.ts';
+import { bucketContext } from './access-context.ts';
 
 const Toggle = Type.Object(
   { enabled: Type.Optional(Type.Boolean()), lockedTime: Type.Optional(Type.String()) },
@@ -65,7 +66,12 @@ export function registerBucketUpdateRoutes(
   for (const prefix of ['/storage/v1', '']) {
     app.put(`${prefix}/b/:bucket`, async (request) => {
       const current = buckets.getBucket(paramsOf(request).bucket ?? '');
-      platform.access.authorize(request.principal, 'storage.buckets.update', bucketResource(current));
+      platform.access.authorize(
+        request.principal,
+        'storage.buckets.update',
+        bucketResource(current),
+        bucketContext(current.name),
+      );
       const body = parseBody(UpdateBucketBody, request.body, false);
       if (body.name !== undefined && body.name !== current.name) {
         throw new InvalidArgument('The bucket name in the body does not match the one in the path.', {

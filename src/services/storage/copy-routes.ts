@@ -24,6 +24,7 @@ import { bucketResource } from './routes.ts';
 import type { BucketsService } from './service.ts';
 import type { BucketRecord } from './store.ts';
 import { objectAclDispatcher } from './acl-routes.ts';
+import { objectContext } from './access-context.ts';
 
 /** Google's limits on compose: 32 sources per request, 1024 components per composite object. */
 export const MAX_COMPOSE_SOURCES = 32;
@@ -202,14 +203,20 @@ export function registerCopyRoutes(
   /** Checks create (and delete when an object would be replaced) on the destination bucket. */
   const authorizeWrite = (request: FastifyRequest, bucket: BucketRecord, name: string): void => {
     const resource = bucketResource(bucket);
-    platform.access.authorize(request.principal, 'storage.objects.create', resource);
+    const context = objectContext(bucket.name, name);
+    platform.access.authorize(request.principal, 'storage.objects.create', resource, context);
     if (objects.exists(bucket.name, name)) {
-      platform.access.authorize(request.principal, 'storage.objects.delete', resource);
+      platform.access.authorize(request.principal, 'storage.objects.delete', resource, context);
     }
   };
 
-  const authorizeRead = (request: FastifyRequest, bucket: BucketRecord): void => {
-    platform.access.authorize(request.principal, 'storage.objects.get', bucketResource(bucket));
+  const authorizeRead = (request: FastifyRequest, bucket: BucketRecord, name: string): void => {
+    platform.access.authorize(
+      request.principal,
+      'storage.objects.get',
+      bucketResource(bucket),
+      objectContext(bucket.name, name),
+    );
   };
 
   const copyOrRewrite = async (
@@ -218,7 +225,7 @@ export function registerCopyRoutes(
   ): Promise<Record<string, unknown>> => {
     const query = queryOf(request);
     const sourceBucket = buckets.getBucket(paramsOf(request).bucket ?? '');
-    authorizeRead(request, sourceBucket);
+    authorizeRead(request, sourceBucket, target.sourceName);
     const destinationBucket = buckets.getBucket(target.destinationBucket);
     authorizeWrite(request, destinationBucket, target.destinationName);
     const body = parseBody(ObjectResource, request.body);
@@ -307,9 +314,11 @@ export function registerCopyRoutes(
   const compose = async (request: FastifyRequest, name: string): Promise<Record<string, unknown>> => {
     const bucket = buckets.getBucket(paramsOf(request).bucket ?? '');
     authorizeWrite(request, bucket, name);
-    authorizeRead(request, bucket);
     const body = parseBody(ComposeRequest, request.body, false);
     const requested = body.sourceObjects ?? [];
+    for (const item of requested) {
+      authorizeRead(request, bucket, item.name);
+    }
     if (requested.length === 0) {
       throw new InvalidArgument('You must provide at least one source component.', { reason: 'required' });
     }

@@ -13,6 +13,7 @@ import { presentObject } from './presenters.ts';
 import { bucketResource } from './routes.ts';
 import type { BucketsService } from './service.ts';
 import type { BucketRecord } from './store.ts';
+import { bucketContext } from './access-context.ts';
 
 /**
  * Cloud Storage Pub/Sub notifications (`notificationConfigs`). There is no Pub/Sub service yet, so a
@@ -296,7 +297,12 @@ export function registerNotifications(
 
   const load = (request: FastifyRequest, permission: string): BucketRecord => {
     const bucket = buckets.getBucket(paramsOf(request).bucket ?? '');
-    platform.access.authorize(request.principal, permission, bucketResource(bucket));
+    platform.access.authorize(
+      request.principal,
+      permission,
+      bucketResource(bucket),
+      bucketContext(bucket.name),
+    );
     return bucket;
   };
 

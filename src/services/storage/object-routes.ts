@@ -13,6 +13,7 @@ import { objectCorsOptions, registerCorsPreflight } from './cors.ts';
 import { sendTranscoded } from './transcoding.ts';
 import { AclStore, uploadAcl } from './acl.ts';
 import { objectAclDispatcher } from './acl-routes.ts';
+import { bucketContext, objectContext } from './access-context.ts';
 
 /** The writable fields of an object resource, plus output-only ones a client may echo back. */
 export const ObjectResource = Type.Object(
@@ -212,9 +213,11 @@ export function registerObjectRoutes(
   buckets: BucketsService,
   objects: ObjectsService,
 ): void {
-  const authorize = (request: FastifyRequest, permission: string): string => {
+  /** Checks `permission` on the bucket, or on `object` in it (what IAM Conditions see). */
+  const authorize = (request: FastifyRequest, permission: string, object?: string): string => {
     const bucket = buckets.getBucket(paramsOf(request).bucket ?? '');
-    platform.access.authorize(request.principal, permission, bucketResource(bucket));
+    const context = object === undefined ? bucketContext(bucket.name) : objectContext(bucket.name, object);
+    platform.access.authorize(request.principal, permission, bucketResource(bucket), context);
     return bucket.name;
   };
 
@@ -228,7 +231,12 @@ export function registerObjectRoutes(
     const query = queryOf(request);
     let record: ObjectRecord;
     try {
-      platform.access.authorize(request.principal, 'storage.objects.get', bucketResource(bucketRecord));
+      platform.access.authorize(
+        request.principal,
+        'storage.objects.get',
+        bucketResource(bucketRecord),
+        objectContext(bucket, name),
+      );
       record = objects.getObject(bucket, name, stringParam(query.generation));
     } catch (denied) {
       // On a fine-grained bucket an object's ACL can grant reading where IAM does not (makePublic).
@@ -319,7 +327,7 @@ export function registerObjectRoutes(
       if (aclReply !== undefined) {
         return aclReply;
       }
-      const bucket = authorize(request, 'storage.objects.delete');
+      const bucket = authorize(request, 'storage.objects.delete', objectNameFromUrl(request));
       await objects.deleteObject(
         bucket,
         objectNameFromUrl(request),
@@ -339,7 +347,7 @@ export function registerObjectRoutes(
           if (aclReply !== undefined) {
             return aclReply;
           }
-          const bucket = authorize(request, 'storage.objects.update');
+          const bucket = authorize(request, 'storage.objects.update', objectNameFromUrl(request));
           const name = objectNameFromUrl(request);
           const body = parseBody(ObjectResource, request.body);
           // predefinedAcl or an `acl` in the body replaces the object's ACL (file.makePrivate()).
@@ -350,6 +358,7 @@ export function registerObjectRoutes(
               request.principal,
               'storage.objects.setIamPolicy',
               bucketResource(bucketRecord),
+              objectContext(bucket, name),
             );
           }
           const record = objects.updateMetadata(

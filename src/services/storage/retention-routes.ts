@@ -6,6 +6,7 @@ import { lockRetentionPolicy } from './retention.ts';
 import { bucketResource } from './routes.ts';
 import type { BucketsService } from './service.ts';
 import type { BucketStore } from './store.ts';
+import { bucketContext } from './access-context.ts';
 
 /** storage.buckets.lockRetentionPolicy (under `/storage/v1` and at the root). */
 export function registerRetentionRoutes(
@@ -17,7 +18,12 @@ export function registerRetentionRoutes(
   for (const prefix of ['/storage/v1', '']) {
     app.post(`${prefix}/b/:bucket/lockRetentionPolicy`, async (request) => {
       const bucket = buckets.getBucket(paramsOf(request).bucket ?? '');
-      platform.access.authorize(request.principal, 'storage.buckets.update', bucketResource(bucket));
+      platform.access.authorize(
+        request.principal,
+        'storage.buckets.update',
+        bucketResource(bucket),
+        bucketContext(bucket.name),
+      );
       const query = queryOf(request);
       const locked = lockRetentionPolicy(
         store,

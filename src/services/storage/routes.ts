@@ -10,6 +10,7 @@ import type { BucketRecord } from './store.ts';
 import { BucketPolicyFields, BucketPolicyPatchFields, bucketPolicyInputOf } from './bucket-policies.ts';
 import { CorsSchema } from './cors.ts';
 import { bucketAccessResource, bucketPolicyResource, syncPublicAccessPolicy } from './public-access.ts';
+import { bucketContext } from './access-context.ts';
 
 const Toggle = Type.Object(
   { enabled: Type.Optional(Type.Boolean()), lockedTime: Type.Optional(Type.String()) },
@@ -112,7 +113,12 @@ export function registerStorageRoutes(
   /** The bucket, after checking `permission` on it (a missing bucket is 404 for anyone, as on Google). */
   const load = (request: FastifyRequest, permission: string): BucketRecord => {
     const bucket = buckets.getBucket(paramsOf(request).bucket ?? '');
-    platform.access.authorize(request.principal, permission, bucketResource(bucket));
+    platform.access.authorize(
+      request.principal,
+      permission,
+      bucketResource(bucket),
+      bucketContext(bucket.name),
+    );
     return bucket;
   };
 

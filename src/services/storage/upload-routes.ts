@@ -20,6 +20,7 @@ import { bucketResource } from './routes.ts';
 import type { BucketsService } from './service.ts';
 import { objectCorsOptions, registerCorsPreflight } from './cors.ts';
 import { AclStore, uploadAcl, type AclEntry } from './acl.ts';
+import { objectContext } from './access-context.ts';
 
 /** Multipart uploads are buffered; larger objects go through resumable uploads. */
 const MULTIPART_LIMIT = 64 * 1024 * 1024;
@@ -132,10 +133,11 @@ export async function registerUploadRoutes(
   const authorizeWrite = (request: FastifyRequest, bucketName: string, name: string): string => {
     const bucket = buckets.getBucket(bucketName);
     const resource = bucketResource(bucket);
-    platform.access.authorize(request.principal, 'storage.objects.create', resource);
+    const context = objectContext(bucket.name, name);
+    platform.access.authorize(request.principal, 'storage.objects.create', resource, context);
     if (objects.exists(bucket.name, name)) {
       // Replacing an object also needs delete permission, as on Google.
-      platform.access.authorize(request.principal, 'storage.objects.delete', resource);
+      platform.access.authorize(request.principal, 'storage.objects.delete', resource, context);
     }
     return bucket.name;
   };

@@ -15,6 +15,7 @@ import type { BucketRecord } from '../store.ts';
 import { S3Error } from './errors.ts';
 import type { MultipartUploads } from './multipart.ts';
 import { renderXml, type XmlNode } from './xml.ts';
+import { bucketContext, objectContext } from '../access-context.ts';
 
 /** What every XML-face handler is given. */
 export interface XmlFace {
@@ -89,7 +90,13 @@ export function httpDate(rfc: string): string {
 /** Loads a bucket and checks `permission` on it (a missing bucket is 404 for anyone, as on Google). */
 export function loadBucket(face: XmlFace, call: S3Call, permission: string): BucketRecord {
   const bucket = face.buckets.getBucket(call.bucket);
-  face.platform.access.authorize(call.principal, permission, bucketResource(bucket));
+  const onObject = call.key !== '' && /^storage\.(objects|multipartUploads)\./.test(permission);
+  face.platform.access.authorize(
+    call.principal,
+    permission,
+    bucketResource(bucket),
+    onObject ? objectContext(bucket.name, call.key) : bucketContext(bucket.name),
+  );
   return bucket;
 }
 

@@ -25,6 +25,7 @@ import { S3Error } from './errors.ts';
 import { MAX_PART_NUMBER } from './multipart.ts';
 import { writableBody } from './object-handlers.ts';
 import { childrenNamed, childText, malformedXml, parseXmlDocument, type XmlNode } from './xml.ts';
+import { objectContext } from '../access-context.ts';
 
 function uploadIdOf(call: S3Call): string {
   return call.query.get('uploadId') ?? '';
@@ -70,7 +71,12 @@ function initiator(call: S3Call): XmlNode[] {
 /** POST /BUCKET/KEY?uploads : CreateMultipartUpload. */
 export function createMultipartUpload(face: XmlFace, call: S3Call): FastifyReply {
   const bucket = loadBucket(face, call, 'storage.multipartUploads.create');
-  face.platform.access.authorize(call.principal, 'storage.objects.create', bucketResource(bucket));
+  face.platform.access.authorize(
+    call.principal,
+    'storage.objects.create',
+    bucketResource(bucket),
+    objectContext(bucket.name, call.key),
+  );
   const tags = tagsFromHeader(call.request.headers);
   const upload = face.uploads.create({
     bucket: bucket.name,
@@ -98,7 +104,12 @@ export async function uploadPart(face: XmlFace, call: S3Call): Promise<FastifyRe
   const copySource = copySourceOf(call.request.headers);
   if (copySource !== undefined) {
     const sourceBucket = face.buckets.getBucket(copySource.bucket);
-    face.platform.access.authorize(call.principal, 'storage.objects.get', bucketResource(sourceBucket));
+    face.platform.access.authorize(
+      call.principal,
+      'storage.objects.get',
+      bucketResource(sourceBucket),
+      objectContext(sourceBucket.name, copySource.key),
+    );
     let source;
     try {
       source = face.objects.getObject(sourceBucket.name, copySource.key, copySource.version);
@@ -165,7 +176,12 @@ export async function uploadPart(face: XmlFace, call: S3Call): Promise<FastifyRe
 /** POST /BUCKET/KEY?uploadId=U : CompleteMultipartUpload. */
 export async function completeMultipartUpload(face: XmlFace, call: S3Call): Promise<FastifyReply> {
   const bucket = loadBucket(face, call, 'storage.multipartUploads.create');
-  face.platform.access.authorize(call.principal, 'storage.objects.create', bucketResource(bucket));
+  face.platform.access.authorize(
+    call.principal,
+    'storage.objects.create',
+    bucketResource(bucket),
+    objectContext(bucket.name, call.key),
+  );
   const uploadId = uploadIdOf(call);
   face.uploads.get(bucket.name, call.key, uploadId);
   const document = parseXmlDocument(
@@ -194,7 +210,12 @@ export async function completeMultipartUpload(face: XmlFace, call: S3Call): Prom
   });
   const current = face.objects.findLive(bucket.name, call.key);
   if (current !== undefined) {
-    face.platform.access.authorize(call.principal, 'storage.objects.delete', bucketResource(bucket));
+    face.platform.access.authorize(
+      call.principal,
+      'storage.objects.delete',
+      bucketResource(bucket),
+      objectContext(bucket.name, call.key),
+    );
   }
   const conditions = writePreconditions(call.request.headers, current);
   const { record, etag } = await face.uploads.complete(bucket.name, call.key, uploadId, parts, conditions);

@@ -36,6 +36,7 @@ import {
 } from './common.ts';
 import { S3Error, s3ErrorOf } from './errors.ts';
 import { childrenNamed, childText, malformedXml, parseXmlDocument, type XmlNode } from './xml.ts';
+import { objectContext } from '../access-context.ts';
 
 /** The body of a write, refusing aws-chunked framing no authenticator decoded. */
 export function writableBody(call: S3Call): S3Call['body'] {
@@ -53,10 +54,11 @@ function authorizeWrite(
   key: string,
 ): ObjectRecord | undefined {
   const resource = bucketResource(bucket);
-  face.platform.access.authorize(call.principal, 'storage.objects.create', resource);
+  const context = objectContext(bucket.name, key);
+  face.platform.access.authorize(call.principal, 'storage.objects.create', resource, context);
   const current = face.objects.findLive(bucket.name, key);
   if (current !== undefined) {
-    face.platform.access.authorize(call.principal, 'storage.objects.delete', resource);
+    face.platform.access.authorize(call.principal, 'storage.objects.delete', resource, context);
   }
   return current;
 }
@@ -91,7 +93,12 @@ function readable(face: XmlFace, call: S3Call): { bucket: BucketRecord; record: 
   const bucket = face.buckets.getBucket(call.bucket);
   const version = versionOf(call.query);
   try {
-    face.platform.access.authorize(call.principal, 'storage.objects.get', bucketResource(bucket));
+    face.platform.access.authorize(
+      call.principal,
+      'storage.objects.get',
+      bucketResource(bucket),
+      objectContext(bucket.name, call.key),
+    );
   } catch (denied) {
     // On a fine-grained bucket an object's ACL can grant reading where IAM does not.
     const found = face.objects.findLive(bucket.name, call.key);
@@ -202,7 +209,12 @@ async function deleteOne(
   version: string | undefined,
   useRequestConditions: boolean,
 ): Promise<void> {
-  face.platform.access.authorize(call.principal, 'storage.objects.delete', bucketResource(bucket));
+  face.platform.access.authorize(
+    call.principal,
+    'storage.objects.delete',
+    bucketResource(bucket),
+    objectContext(bucket.name, key),
+  );
   let conditions = {};
   if (useRequestConditions) {
     const current = face.objects.findLive(bucket.name, key);
@@ -304,7 +316,12 @@ export async function copyObject(face: XmlFace, call: S3Call): Promise<FastifyRe
     throw malformedXml();
   }
   const sourceBucket = face.buckets.getBucket(source.bucket);
-  face.platform.access.authorize(call.principal, 'storage.objects.get', bucketResource(sourceBucket));
+  face.platform.access.authorize(
+    call.principal,
+    'storage.objects.get',
+    bucketResource(sourceBucket),
+    objectContext(sourceBucket.name, source.key),
+  );
   let sourceRecord: ObjectRecord;
   try {
     sourceRecord = face.objects.getObject(sourceBucket.name, source.key, source.version);

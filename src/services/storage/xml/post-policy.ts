@@ -15,6 +15,7 @@ import {
   verifyRsaSha256,
   type ServiceAccountKeySource,
 } from './signed-urls.ts';
+import { objectContext } from '../access-context.ts';
 
 /**
  * POST policy form uploads (`POST /BUCKET`, `multipart/form-data`): the browser-upload flow of
@@ -472,6 +473,7 @@ export async function handlePostPolicyUpload(
       principal,
       'storage.objects.create',
       `projects/${bucket.projectId}/buckets/${bucket.name}`,
+      objectContext(bucket.name, key),
     );
 
     // The file part's errors (a truncated or malformed body) end the upload as a 400, not a hang.
