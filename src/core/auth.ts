@@ -58,7 +58,13 @@ export interface AccessControl {
 
 /** IAM policies attached to resources (projects, service accounts, buckets...). */
 export interface PolicyRegistry {
+  /** The stored policy, conditions included (for the server's own use). */
   getPolicy(resource: string): Policy;
+  /**
+   * The policy as getIamPolicy answers it for `requestedPolicyVersion` (0, 1 or 3; otherwise 400):
+   * below 3, conditional bindings come back as `ROLE_withcond_HASH` without their condition.
+   */
+  readPolicy(resource: string, requestedVersion: number | undefined): Policy;
   /** Validates and stores; rejects a stale etag with 409 ABORTED. */
   setPolicy(resource: string, policy: Policy, updateMask?: string): Policy;
   /** Removes a resource's policy (resource deleted). */

@@ -14,7 +14,7 @@ const BUCKET = 'cond-bucket';
 const OTHER = 'cond-other-bucket';
 const START = Date.parse('2026-06-15T10:00:00Z');
 
-type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 interface Binding {
   role: string;
@@ -271,5 +271,99 @@ describe('IAM Conditions', () => {
     );
     assert.equal(plain.statusCode, 200, plain.body);
     assert.equal(plain.json<Json>().version, 1);
+  });
+
+  it('answers getIamPolicy below version 3 with withcond role names and no conditions', async () => {
+    const sa = await serviceAccount('cond-read');
+    const binding: Binding = {
+      role: 'roles/storage.objectViewer',
+      members: [sa.member],
+      condition: { title: 'uploads', expression: 'resource.name.startsWith("projects/_/buckets/x")' },
+    };
+    assert.equal((await setBucketPolicy(BUCKET, [binding])).statusCode, 200);
+    const v3 = await owner('GET', `/storage/v1/b/${BUCKET}/iam?optionsRequestedPolicyVersion=3`);
+    assert.equal(v3.statusCode, 200, v3.body);
+    const full = v3.json<{ version: number; bindings: Binding[] }>();
+    assert.equal(full.version, 3);
+    assert.deepEqual(full.bindings[0]?.condition, binding.condition);
+    for (const url of [
+      `/storage/v1/b/${BUCKET}/iam`,
+      `/storage/v1/b/${BUCKET}/iam?optionsRequestedPolicyVersion=1`,
+    ]) {
+      const v1 = await owner('GET', url);
+      assert.equal(v1.statusCode, 200, v1.body);
+      const plain = v1.json<{ version: number; bindings: Binding[] }>();
+      assert.equal(plain.version, 1);
+      assert.match(plain.bindings[0]?.role ?? '', /^roles\/storage\.objectViewer_withcond_[0-9a-f]{20}$/);
+      assert.equal(plain.bindings[0]?.condition, undefined);
+    }
+    assert.equal(
+      (await owner('GET', `/storage/v1/b/${BUCKET}/iam?optionsRequestedPolicyVersion=2`)).statusCode,
+      400,
+    );
+    // Projects read the version from the request body.
+    const current = (
+      await owner('POST', `/v1/projects/${PROJECT}:getIamPolicy`, { options: { requestedPolicyVersion: 3 } })
+    ).json<{ etag: string; bindings?: Binding[] }>();
+    const withCondition = await owner('POST', `/v1/projects/${PROJECT}:setIamPolicy`, {
+      policy: {
+        version: 3,
+        etag: current.etag,
+        bindings: [
+          ...(current.bindings ?? []),
+          { role: 'roles/viewer', members: [sa.member], condition: { title: 't', expression: 'true' } },
+        ],
+      },
+    });
+    assert.equal(withCondition.statusCode, 200, withCondition.body);
+    const project1 = (await owner('POST', `/v1/projects/${PROJECT}:getIamPolicy`, {})).json<{
+      bindings: Binding[];
+    }>();
+    assert.ok(
+      project1.bindings.some((b) => /^roles\/viewer_withcond_/.test(b.role)),
+      JSON.stringify(project1),
+    );
+    const project3 = (
+      await owner('POST', `/v1/projects/${PROJECT}:getIamPolicy`, { options: { requestedPolicyVersion: 3 } })
+    ).json<{ bindings: Binding[] }>();
+    assert.ok(project3.bindings.some((b) => b.role === 'roles/viewer' && b.condition !== undefined));
+  });
+
+  it('refuses conditions on a bucket without uniform bucket-level access', async () => {
+    const sa = await serviceAccount('cond-fine');
+    const fine = await owner('POST', `/storage/v1/b?project=${PROJECT}`, { name: 'cond-fine-grained' });
+    assert.equal(fine.statusCode, 200, fine.body);
+    const refused = await setBucketPolicy('cond-fine-grained', [
+      {
+        role: 'roles/storage.objectViewer',
+        members: [sa.member],
+        condition: { title: 't', expression: 'true' },
+      },
+    ]);
+    assert.equal(refused.statusCode, 400, refused.body);
+    assert.match(refused.json<{ error: { message: string } }>().error.message, /uniform bucket-level access/);
+  });
+
+  it('keeps conditional bucket bindings granting while public access prevention is enforced', async () => {
+    const sa = await serviceAccount('cond-pap');
+    assert.equal((await upload(OTHER, 'uploads/kept.txt')).statusCode, 200);
+    const patched = await owner('PATCH', `/storage/v1/b/${OTHER}`, {
+      iamConfiguration: { publicAccessPrevention: 'enforced' },
+    });
+    assert.equal(patched.statusCode, 200, patched.body);
+    const set = await setBucketPolicy(OTHER, [
+      {
+        role: 'roles/storage.objectViewer',
+        members: [sa.member],
+        condition: {
+          title: 'uploads',
+          expression: `resource.name.startsWith("projects/_/buckets/${OTHER}/objects/uploads/")`,
+        },
+      },
+    ]);
+    assert.equal(set.statusCode, 200, set.body);
+    const got = await read(OTHER, 'uploads/kept.txt', sa.token);
+    assert.equal(got.statusCode, 200, got.body);
+    assert.equal(got.body, 'data of uploads/kept.txt');
   });
 });

@@ -46,6 +46,10 @@ export class Policies implements PolicyRegistry {
     return stored ?? { version: 1, etag: EMPTY_POLICY_ETAG };
   }
 
+  readPolicy(resource: string, requestedVersion: number | undefined): Policy {
+    return policyForVersion(this.getPolicy(resource), requestedVersion);
+  }
+
   setPolicy(resource: string, policy: Policy, updateMask?: string): Policy {
     return this.ctx.store.transaction(() => {
       const current = this.getPolicy(resource);

@@ -15,7 +15,7 @@ import {
   unknownMethod,
 } from '../../core/http.ts';
 import type { Platform } from '../../core/platform.ts';
-import { SetIamPolicyRequest, TestIamPermissionsRequest } from '../../core/schemas.ts';
+import { GetIamPolicyRequest, SetIamPolicyRequest, TestIamPermissionsRequest } from '../../core/schemas.ts';
 import { signJwt, type JwtClaims } from '../../platform/jwt.ts';
 import type { Identity } from './identity.ts';
 import { presentKey, presentRole, presentServiceAccount } from './presenters.ts';
@@ -209,10 +209,12 @@ export function registerIamRoutes(app: FastifyInstance, platform: Platform, iden
         const restored = service.undeleteAccount(account);
         return { restoredAccount: presentServiceAccount(restored) };
       }
-      case 'getIamPolicy':
+      case 'getIamPolicy': {
         authorize(request, 'iam.serviceAccounts.getIamPolicy', name);
         service.getAccount(name);
-        return policies.getPolicy(name);
+        const body = parseBody(GetIamPolicyRequest, request.body);
+        return policies.readPolicy(name, body.options?.requestedPolicyVersion);
+      }
       case 'setIamPolicy': {
         authorize(request, 'iam.serviceAccounts.setIamPolicy', name);
         service.getAccount(name);

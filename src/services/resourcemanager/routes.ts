@@ -97,10 +97,11 @@ export function registerProjectRoutes(
   const iamMethod = (request: FastifyRequest, project: ProjectRecord, method: string | undefined) => {
     const resource = `projects/${project.projectId}`;
     switch (method) {
-      case 'getIamPolicy':
-        parseBody(GetIamPolicyRequest, request.body);
+      case 'getIamPolicy': {
+        const body = parseBody(GetIamPolicyRequest, request.body);
         authorize(request, 'resourcemanager.projects.getIamPolicy', resource);
-        return platform.policies.getPolicy(resource);
+        return platform.policies.readPolicy(resource, body.options?.requestedPolicyVersion);
+      }
       case 'setIamPolicy': {
         authorize(request, 'resourcemanager.projects.setIamPolicy', resource);
         const body = parseBody(SetIamPolicyRequest, request.body, false);

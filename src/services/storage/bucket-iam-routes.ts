@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { BindingSchema } from '../../core/schemas.ts';
 import type { Policy } from '../../core/auth.ts';
-import { paramsOf, parseBody, queryOf } from '../../core/http.ts';
+import { InvalidArgument } from '../../core/errors.ts';
+import { intParam, paramsOf, parseBody, queryOf } from '../../core/http.ts';
 import type { Platform } from '../../core/platform.ts';
 import { RequiredParameter } from './errors.ts';
 import { bucketPolicyResource, refusePublicBindings, syncPublicAccessPolicy } from './public-access.ts';
@@ -67,7 +68,11 @@ export function registerBucketIamRoutes(
     // storage.buckets.getIamPolicy
     app.get(`${prefix}/b/:bucket/iam`, async (request) => {
       const bucket = load(request, 'storage.buckets.getIamPolicy');
-      return presentBucketPolicy(bucket, platform.policies.getPolicy(bucketPolicyResource(bucket)));
+      const version = intParam(
+        queryOf(request).optionsRequestedPolicyVersion,
+        'optionsRequestedPolicyVersion',
+      );
+      return presentBucketPolicy(bucket, platform.policies.readPolicy(bucketPolicyResource(bucket), version));
     });
 
     // storage.buckets.setIamPolicy
@@ -75,6 +80,16 @@ export function registerBucketIamRoutes(
       const bucket = load(request, 'storage.buckets.setIamPolicy');
       const body = parseBody(BucketPolicyBody, request.body, false);
       refusePublicBindings(bucket, body.bindings ?? []);
+      if (
+        !bucket.uniformBucketLevelAccess.enabled &&
+        (body.bindings ?? []).some((b) => b.condition !== undefined)
+      ) {
+        // Google: conditions on a bucket policy need uniform bucket-level access.
+        throw new InvalidArgument(
+          'IAM conditions are only supported on buckets with uniform bucket-level access enabled.',
+          { reason: 'invalid' },
+        );
+      }
       const policy = platform.policies.setPolicy(bucketPolicyResource(bucket), {
         bindings: body.bindings ?? [],
         ...(body.etag === undefined ? {} : { etag: body.etag }),

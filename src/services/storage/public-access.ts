@@ -93,9 +93,8 @@ export function syncPublicAccessPolicy(platform: Platform, bucket: BucketRecord,
   }
   const iam = new IamStore(platform.store);
   const bindings = (platform.policies.getPolicy(bucketPolicyResource(bucket)).bindings ?? [])
-    .filter((binding) => binding.condition === undefined)
     .map((binding) => ({
-      role: binding.role,
+      ...binding,
       members: binding.members.filter(
         (member) =>
           !isPublicMember(member) &&
@@ -110,6 +109,7 @@ export function syncPublicAccessPolicy(platform: Platform, bucket: BucketRecord,
   if (bindings.length === 0) {
     platform.policies.dropPolicy(companion);
   } else {
-    platform.policies.setPolicy(companion, { bindings });
+    const conditional = bindings.some((binding) => binding.condition !== undefined);
+    platform.policies.setPolicy(companion, { ...(conditional ? { version: 3 } : {}), bindings });
   }
 }
