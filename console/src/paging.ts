@@ -14,10 +14,28 @@ export function pageQuery(params: Record<string, string>, pageToken: string | un
   return query.toString();
 }
 
-/** Loads one page at a time; remembers the tokens of earlier pages so "previous" works. */
+/**
+ * Loads one page at a time; remembers the tokens of earlier pages so "previous" works. A new `key`
+ * (another project, another filter) starts again from the first page.
+ */
 export function usePaged<T>(load: (pageToken: string | undefined) => Promise<Page<T>>, key: string) {
-  const [tokens, setTokens] = useState<(string | undefined)[]>([undefined]);
-  const [page, setPage] = useState<Page<T> | undefined>();
+  const [trail, setTrail] = useState<{ key: string; tokens: (string | undefined)[] }>({
+    key,
+    tokens: [undefined],
+  });
+  const tokens = trail.key === key ? trail.tokens : [undefined];
+  const setTokens = useCallback(
+    (update: (list: (string | undefined)[]) => (string | undefined)[]) => {
+      setTrail((current) => ({
+        key,
+        tokens: update(current.key === key ? current.tokens : [undefined]),
+      }));
+    },
+    [key],
+  );
+  // The page with the key it was loaded for: another key's page is never shown as this one's.
+  const [loaded, setLoaded] = useState<{ key: string; page: Page<T> } | undefined>();
+  const page = loaded?.key === key ? loaded.page : undefined;
   const [error, setError] = useState<unknown>();
   const [version, setVersion] = useState(0);
   const token = tokens[tokens.length - 1];
@@ -28,12 +46,12 @@ export function usePaged<T>(load: (pageToken: string | undefined) => Promise<Pag
     load(token).then(
       (result) => {
         if (live) {
-          setPage(result);
+          setLoaded({ key, page: result });
         }
       },
       (failure: unknown) => {
         if (live) {
-          setPage(undefined);
+          setLoaded(undefined);
           setError(failure);
         }
       },
@@ -41,8 +59,7 @@ export function usePaged<T>(load: (pageToken: string | undefined) => Promise<Pag
     return () => {
       live = false;
     };
-    // `load` changes identity each render; `key` and the token say what to load (callers remount
-    // the component when `key` changes, which also resets the page tokens).
+    // `load` changes identity each render; `key` and the token say what to load.
   }, [key, token, version]);
 
   const reload = useCallback(() => {
@@ -53,10 +70,10 @@ export function usePaged<T>(load: (pageToken: string | undefined) => Promise<Pag
       const nextToken = page.nextPageToken;
       setTokens((list) => [...list, nextToken]);
     }
-  }, [page]);
+  }, [page, setTokens]);
   const previous = useCallback(() => {
     setTokens((list) => (list.length > 1 ? list.slice(0, -1) : list));
-  }, []);
+  }, [setTokens]);
   return {
     page,
     error,

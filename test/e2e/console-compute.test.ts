@@ -267,6 +267,25 @@ describe('console: Compute Engine', { skip, timeout: 420_000 }, () => {
     const body = created.body as { serviceAccounts?: unknown[] };
     assert.deepEqual(body.serviceAccounts ?? [], []);
 
+    // The filter box asks Compute for `name:"TEXT"` (filtered on the server) and keeps it in the URL.
+    const list = page.getByRole('table', { name: 'VM instances' });
+    const filterBox = page.getByRole('searchbox', { name: 'Filter VM instances' });
+    const filtered = page.waitForRequest(
+      (r) =>
+        r.url().includes('/aggregated/instances?') &&
+        new URL(r.url()).searchParams.get('filter') === 'name:"no-sa"',
+    );
+    await filterBox.fill('no-sa');
+    await filtered;
+    await page.waitForURL(/[?&]filter=no-sa(&|$)/);
+    await list.getByRole('row', { name: /no-sa-vm/ }).waitFor();
+    await filterBox.fill('zzz-none');
+    await page.getByText('No results for this filter.').waitFor();
+    assert.equal(await list.count(), 0);
+    await filterBox.fill('');
+    await page.waitForURL((url) => !url.searchParams.has('filter'));
+    await row.waitFor();
+
     // Its details page says so.
     await row.getByRole('link', { name: 'no-sa-vm', exact: true }).click();
     assert.equal(await page.getByTestId('vm-service-account').textContent(), 'No service account');

@@ -27,6 +27,19 @@ describe('console: IAM and service accounts', { skip, timeout: 180_000 }, () => 
     await row.waitFor();
     assert.match((await row.textContent()) ?? '', /Enabled/);
 
+    // The IAM API has no list filter: the box narrows the page on screen, and says so.
+    const box = page.getByRole('searchbox', { name: 'Filter service accounts' });
+    assert.match((await box.getAttribute('placeholder')) ?? '', /this page/);
+    await box.fill('CONSOLE E2E');
+    await page.waitForURL(/[?&]filter=CONSOLE(\+|%20)E2E$/);
+    await row.waitFor();
+    assert.equal(await page.getByRole('table', { name: 'Service accounts' }).locator('tbody tr').count(), 1);
+    await box.fill('zzz-none');
+    await page.getByText('No results for this filter on this page.').waitFor();
+    await row.waitFor({ state: 'detached' });
+    await box.fill('');
+    await row.waitFor();
+
     await row.getByRole('button', { name: `Manage keys: ${email}` }).click();
     await page.getByText('No keys.').waitFor();
     const [download] = await Promise.all([

@@ -293,7 +293,9 @@ describe('console: Cloud Storage', { skip, timeout: 300_000 }, () => {
     let next = 0;
     const worker = async (): Promise<void> => {
       for (let i = next++; i < total; i = next++) {
-        const name = `item-${String(i).padStart(5, '0')}.txt`;
+        // The last three have names of their own, for the filter.
+        const name =
+          i < total - 3 ? `item-${String(i).padStart(5, '0')}.txt` : `report-${String(i - total + 4)}.txt`;
         const response = await fetch(
           `${session.nimbus.url}/upload/storage/v1/b/${bucket}/o?uploadType=media&name=${name}`,
           {
@@ -323,5 +325,42 @@ describe('console: Cloud Storage', { skip, timeout: 300_000 }, () => {
     await page.getByRole('button', { name: 'Previous page' }).click();
     await table.getByRole('link', { name: 'item-00000.txt' }).waitFor();
     await page.getByRole('button', { name: 'Delete selected (0)' }).waitFor();
+
+    // The filter box lists by name prefix on the server (objects.list `prefix`) from the first page.
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await page.getByText('Page 2').waitFor();
+    const box = page.getByRole('searchbox', { name: 'Filter objects and folders' });
+    const asked = page.waitForRequest(
+      (r) => r.url().includes(`/b/${bucket}/o?`) && new URL(r.url()).searchParams.get('prefix') === 'report-',
+    );
+    await box.fill('report-');
+    await asked;
+    await page.waitForURL(/[?&]filter=report-(&|$)/);
+    await table.getByRole('link', { name: 'report-1.txt' }).waitFor();
+    const names = await table.locator('tbody tr td:nth-child(2)').allTextContents();
+    assert.deepEqual(
+      names.map((n) => n.trim()),
+      ['report-1.txt', 'report-2.txt', 'report-3.txt'],
+    );
+    // Back on the first page: one page of results, no pager.
+    assert.equal(await page.getByRole('button', { name: 'Previous page' }).count(), 0);
+    await page.reload();
+    await table.getByRole('link', { name: 'report-3.txt' }).waitFor();
+    assert.equal(await table.locator('tbody tr').count(), 3);
+    assert.equal(await box.inputValue(), 'report-');
+    await box.fill('nothing-');
+    await page.getByText('No results for this filter.').waitFor();
+    assert.equal(await page.getByText('This folder is empty.').count(), 0);
+    assert.equal(await table.count(), 0);
+    await box.fill('');
+    await table.getByRole('link', { name: 'item-00000.txt' }).waitFor();
+    assert.equal(await table.locator('tbody tr').count(), 50);
+
+    // Buckets by name prefix (buckets.list `prefix`), straight from a URL.
+    await page.goto(`${session.nimbus.url}/storage/browser?project=${PROJECT}&filter=console-e2e-m`);
+    const buckets = page.getByRole('table', { name: 'Buckets' });
+    await buckets.getByRole('link', { name: bucket }).waitFor();
+    assert.equal(await buckets.locator('tbody tr').count(), 1);
+    assert.equal(await page.getByRole('searchbox', { name: 'Filter buckets' }).inputValue(), 'console-e2e-m');
   });
 });

@@ -204,6 +204,43 @@ describe('console: VPC network', { skip, timeout: 240_000 }, () => {
     await shot(page, 'vpc-firewall');
   });
 
+  it('filters firewall rules by name on the server and keeps the filter in the URL', async () => {
+    await tabs().getByRole('link', { name: 'Firewall' }).click();
+    const table = page.getByRole('table', { name: 'Firewall' });
+    await table.getByRole('row', { name: /default-allow-ssh/ }).waitFor();
+    const box = page.getByRole('searchbox', { name: 'Filter firewall rules' });
+    const asked = page.waitForRequest(
+      (r) =>
+        r.url().includes('/global/firewalls?') &&
+        new URL(r.url()).searchParams.get('filter') === 'name:"shop"',
+    );
+    // Typing goes on in the box after the URL has taken the first letters (focus stays).
+    await box.fill('sh');
+    await page.waitForURL(/[?&]filter=sh$/);
+    await page.keyboard.type('op');
+    await asked;
+    await page.waitForURL(/\/networking\/firewalls\?project=nimbus-local&filter=shop$/);
+    await table.getByRole('row', { name: /default-allow-ssh/ }).waitFor({ state: 'detached' });
+    const only = async (): Promise<void> => {
+      await table.getByRole('row', { name: new RegExp(`^${RULE} `) }).waitFor();
+      assert.equal(await table.locator('tbody tr').count(), 1);
+    };
+    await only();
+    // A reload keeps the filter (box and list).
+    await page.reload();
+    await only();
+    assert.equal(await box.inputValue(), 'shop');
+    // No match: its own text, not the empty-collection one.
+    await box.fill('no-such-rule');
+    await page.getByText('No results for this filter.').waitFor();
+    assert.equal(await table.count(), 0);
+    assert.equal(await page.getByText('This project has no firewall rules.').count(), 0);
+    // Cleared: the whole list again, and the URL without the filter.
+    await box.fill('');
+    await table.getByRole('row', { name: /default-allow-ssh/ }).waitFor();
+    await page.waitForURL(/\/networking\/firewalls\?project=nimbus-local$/);
+  });
+
   it('creates a static route and deletes it; subnet routes cannot be deleted', async () => {
     await tabs().getByRole('link', { name: 'Routes' }).click();
     await page.getByRole('button', { name: 'Create route' }).click();

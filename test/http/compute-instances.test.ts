@@ -595,6 +595,51 @@ describe('compute instances API (fake engines)', () => {
     assert.equal((await call('GET', `${BASE}/zones/${ZONE}/disks`)).body.items instanceof Array, true);
     assert.ok(!existsSync(join(t.dataDir, 'instances', 'disks', String(disk.body.id))));
   });
+
+  it('filters instance and disk lists with Compute filter expressions, paging over the matches', async () => {
+    for (const name of ['flt-web-1', 'flt-web-2', 'flt-db-1']) {
+      await create(call, name, { labels: { role: name.includes('web') ? 'web' : 'db' } });
+    }
+    const names = (body: Json): string[] => ((body.items ?? []) as Json[]).map((i) => String(i.name)).sort();
+    const aggregatedNames = (body: Json): string[] =>
+      Object.values(body.items as Record<string, { instances?: Json[] }>)
+        .flatMap((scope) => scope.instances ?? [])
+        .map((i) => String(i.name))
+        .sort();
+    const list = (filter: string, extra = ''): Promise<{ status: number; body: Json }> =>
+      call('GET', `${BASE}/zones/${ZONE}/instances?filter=${encodeURIComponent(filter)}${extra}`);
+
+    assert.deepEqual(names((await list('name:"flt-web"')).body), ['flt-web-1', 'flt-web-2']);
+    assert.deepEqual(names((await list('name = "flt-*" AND labels.role = db')).body), ['flt-db-1']);
+    assert.deepEqual(names((await list('name eq flt-.*-1')).body), ['flt-db-1', 'flt-web-1']);
+    assert.deepEqual(names((await list('name:nothing-like-this')).body), []);
+    // A page of one holds one match; the token leads to the next match, not to the next instance.
+    const first = await list('name:"flt-web"', '&maxResults=1');
+    assert.deepEqual(names(first.body), ['flt-web-1']);
+    assert.equal(typeof first.body.nextPageToken, 'string');
+    const second = await list(
+      'name:"flt-web"',
+      `&maxResults=1&pageToken=${String(first.body.nextPageToken)}`,
+    );
+    assert.deepEqual(names(second.body), ['flt-web-2']);
+    assert.equal(second.body.nextPageToken, undefined);
+
+    const aggregated = await call(
+      'GET',
+      `${BASE}/aggregated/instances?filter=${encodeURIComponent('name:"flt-" AND status = RUNNING')}`,
+    );
+    assert.equal(aggregated.status, 200);
+    assert.deepEqual(aggregatedNames(aggregated.body), ['flt-db-1', 'flt-web-1', 'flt-web-2']);
+    const disks = await call(
+      'GET',
+      `${BASE}/zones/${ZONE}/disks?filter=${encodeURIComponent('name = flt-db-1')}`,
+    );
+    assert.deepEqual(names(disks.body), ['flt-db-1']);
+
+    const bad = await list('name = "open');
+    assert.equal(bad.status, 400);
+    assert.match(JSON.stringify(bad.body), /Invalid list filter expression/);
+  });
 });
 
 describe('compute instances across a restart', () => {

@@ -7,6 +7,7 @@ import '../styles/compute.css';
 import { ActionStatus, useAction } from '../ui/action.tsx';
 import { RadioGroup, SelectField, TextAreaField, TextField } from '../ui/forms.tsx';
 import { useLoad, usePickerList } from '../ui/load.ts';
+import { FilterBox, useUrlFilter } from '../ui/filter.tsx';
 import { PagedTable } from '../ui/table.tsx';
 import { useRefreshWhile, VmActions } from './VmActions.tsx';
 import {
@@ -19,6 +20,7 @@ import {
   last,
   listCompute,
   MOVING,
+  nameFilter,
   takeListWatch,
   type Instance,
   type MachineType,
@@ -215,11 +217,18 @@ function CreateForm(props: { project: string; onCreated: () => void }) {
 
 export function InstancesPage(props: { project: string }) {
   const { t, language } = useI18n();
+  const filter = useUrlFilter();
   const list = usePaged(async (pageToken) => {
-    const page = await listCompute<Instance>(props.project, 'aggregated/instances', pageToken, PAGE_SIZE);
+    const page = await listCompute<Instance>(
+      props.project,
+      'aggregated/instances',
+      pageToken,
+      PAGE_SIZE,
+      nameFilter(filter),
+    );
     page.items.sort((a, b) => a.name.localeCompare(b.name));
     return page;
-  }, props.project);
+  }, `${props.project}\n${filter}`);
   const moving = list.page?.items.some((i) => MOVING.has(i.status)) ?? false;
   // After an action, keep refreshing for a while: its operation may not have started yet.
   const { reload } = list;
@@ -246,9 +255,10 @@ export function InstancesPage(props: { project: string }) {
         }}
       />
       <ActionStatus action={action} />
+      <FilterBox label={t('vm.filter')} placeholder={t('vm.filterPlaceholder')} />
       <PagedTable
         list={list}
-        empty={t('vm.empty')}
+        empty={filter === '' ? t('vm.empty') : t('vm.noResults')}
         label={t('vm.title')}
         className="vm-table"
         columns={[

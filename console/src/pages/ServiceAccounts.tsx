@@ -2,6 +2,7 @@ import { useState, type SyntheticEvent } from 'react';
 import { call, enc, saveFile, type ServiceAccount, type ServiceAccountKey } from '../api.ts';
 import { ActionStatus, useAction } from '../ui/action.tsx';
 import { TextField } from '../ui/forms.tsx';
+import { FilterBox, useUrlFilter } from '../ui/filter.tsx';
 import { PagedTable, RowButton } from '../ui/table.tsx';
 import { useI18n } from '../i18n.ts';
 import { pageQuery, usePaged } from '../paging.ts';
@@ -135,6 +136,20 @@ export function ServiceAccountsPage(props: { project: string }) {
     );
     return { items: r.accounts ?? [], nextPageToken: r.nextPageToken };
   }, props.project);
+  // The IAM API has no filter: the box narrows the page on screen (its placeholder says so).
+  const filter = useUrlFilter().toLowerCase();
+  const shown: typeof list =
+    filter === '' || list.page === undefined
+      ? list
+      : {
+          ...list,
+          page: {
+            ...list.page,
+            items: list.page.items.filter((account) =>
+              `${account.email}\n${account.displayName ?? ''}`.toLowerCase().includes(filter),
+            ),
+          },
+        };
   const [selected, setSelected] = useState<ServiceAccount | undefined>();
   const action = useAction(list.reload);
 
@@ -167,9 +182,11 @@ export function ServiceAccountsPage(props: { project: string }) {
         }}
       />
       <ActionStatus action={action} />
+      <FilterBox label={t('sa.filter')} placeholder={t('sa.filterPlaceholder')} />
       <PagedTable
-        list={list}
-        empty={t('sa.empty')}
+        list={shown}
+        empty={filter === '' ? t('sa.empty') : t('sa.noResults')}
+        emptyOnEveryPage={filter !== ''}
         label={t('sa.title')}
         columns={[t('sa.email'), t('sa.displayName'), t('common.status'), t('common.actions')]}
         row={(account) => {

@@ -119,10 +119,15 @@ export async function listCompute<T>(
   collection: string,
   pageToken: string | undefined,
   pageSize: number,
+  filter = '',
 ): Promise<Page<T>> {
+  const params: Record<string, string> = { maxResults: String(pageSize) };
+  if (filter !== '') {
+    params.filter = filter;
+  }
   const r = await call<{ items?: T[] | Record<string, Record<string, unknown>>; nextPageToken?: string }>(
     'GET',
-    `${computeBase(project)}/${collection}?${pageQuery({ maxResults: String(pageSize) }, pageToken)}`,
+    `${computeBase(project)}/${collection}?${pageQuery(params, pageToken)}`,
   );
   const items = Array.isArray(r.items)
     ? r.items
@@ -130,6 +135,14 @@ export async function listCompute<T>(
         Object.values(scope).flatMap((list) => (Array.isArray(list) ? (list as T[]) : [])),
       );
   return { items, nextPageToken: r.nextPageToken };
+}
+
+/**
+ * What the filter box's text asks Compute for: names containing it (AIP-160's `:` on a string is a
+ * substring match), '' for no filter.
+ */
+export function nameFilter(text: string): string {
+  return text === '' ? '' : `name:"${text.replace(/["\\]/g, '\\$&')}"`;
 }
 
 /** `e2-micro (2 vCPU, 1.0 GB memory)`. */

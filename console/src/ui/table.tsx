@@ -55,6 +55,8 @@ export function PagedTable<T>(props: {
   columns: readonly Column[];
   row: (item: T) => ReactNode;
   empty: string;
+  /** Say `empty` on any empty page, not only the first (a page filtered on screen can be empty). */
+  emptyOnEveryPage?: boolean;
   label?: string;
   className?: string;
 }) {
@@ -63,7 +65,9 @@ export function PagedTable<T>(props: {
     <>
       {list.error !== undefined && <ErrorBox error={list.error} onRetry={list.reload} />}
       {list.page === undefined && list.error === undefined && <Loading />}
-      {list.page?.items.length === 0 && list.pageIndex === 0 && <p className="muted">{props.empty}</p>}
+      {list.page?.items.length === 0 && (list.pageIndex === 0 || props.emptyOnEveryPage === true) && (
+        <p className="muted">{props.empty}</p>
+      )}
       {list.page !== undefined && list.page.items.length > 0 && (
         <DataTable columns={props.columns} label={props.label} className={props.className}>
           {list.page.items.map(props.row)}

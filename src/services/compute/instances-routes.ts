@@ -4,6 +4,7 @@ import { InvalidArgument, NotFound } from '../../core/errors.ts';
 import { baseUrl, intParam, paramsOf, parseBody, queryOf, stringParam } from '../../core/http.ts';
 import { allZones } from '../../core/locations.ts';
 import { paginate } from '../../core/paging.ts';
+import { compileFilter } from './filter.ts';
 import type { Platform } from '../../core/platform.ts';
 import { diskPath, presentDisk, type DiskRecord } from './disks.ts';
 import {
@@ -297,11 +298,12 @@ export function registerInstanceRoutes(
     const zone = zoneOf(request);
     const base = baseUrl(request);
     const path = `projects/${project}/zones/${zone}/disks`;
+    const keep = compileFilter(stringParam(queryOf(request).filter));
     const page = paginate(
       pageOf(request),
       (d: DiskRecord) => diskPath(d.project, d.zone, d.name),
       (after, limit) => service.store.listDisks(`${path}/`, after, limit),
-      undefined,
+      keep === undefined ? undefined : (d) => keep(presentDisk(base, d)),
       500,
     );
     return list(
@@ -330,9 +332,13 @@ export function registerInstanceRoutes(
   app.get(`${prefix}/aggregated/disks`, async (request) => {
     const project = projectOf(request, 'compute.disks.list');
     const base = baseUrl(request);
+    const keep = compileFilter(stringParam(queryOf(request).filter)) ?? (() => true);
     const byZone = new Map<string, unknown[]>();
     for (const disk of service.store.listDisks(`projects/${project}/zones/`)) {
-      byZone.set(disk.zone, [...(byZone.get(disk.zone) ?? []), presentDisk(base, disk)]);
+      const presented = presentDisk(base, disk);
+      if (keep(presented)) {
+        byZone.set(disk.zone, [...(byZone.get(disk.zone) ?? []), presented]);
+      }
     }
     return aggregated(
       'compute#diskAggregatedList',
@@ -352,11 +358,12 @@ export function registerInstanceRoutes(
     const zone = zoneOf(request);
     const base = baseUrl(request);
     const path = `projects/${project}/zones/${zone}/instances`;
+    const keep = compileFilter(stringParam(queryOf(request).filter));
     const page = paginate(
       pageOf(request),
       (i: InstanceRecord) => `${path}/${i.name}`,
       (after, limit) => service.store.listInstances(`${path}/`, after, limit),
-      undefined,
+      keep === undefined ? undefined : (i) => keep(presentWithDisk(base, i)),
       500,
     );
     return list(
@@ -371,9 +378,13 @@ export function registerInstanceRoutes(
   app.get(`${prefix}/aggregated/instances`, async (request) => {
     const project = projectOf(request, 'compute.instances.list');
     const base = baseUrl(request);
+    const keep = compileFilter(stringParam(queryOf(request).filter)) ?? (() => true);
     const byZone = new Map<string, unknown[]>();
     for (const instance of service.store.listInstances(`projects/${project}/zones/`)) {
-      byZone.set(instance.zone, [...(byZone.get(instance.zone) ?? []), presentWithDisk(base, instance)]);
+      const presented = presentWithDisk(base, instance);
+      if (keep(presented)) {
+        byZone.set(instance.zone, [...(byZone.get(instance.zone) ?? []), presented]);
+      }
     }
     return aggregated(
       'compute#instanceAggregatedList',

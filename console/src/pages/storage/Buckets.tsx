@@ -6,6 +6,7 @@ import { pageQuery, usePaged } from '../../paging.ts';
 import '../../styles/storage.css';
 import { ActionStatus, useAction } from '../../ui/action.tsx';
 import { CheckField, RadioGroup, SelectField, TextField } from '../../ui/forms.tsx';
+import { FilterBox, useUrlFilter } from '../../ui/filter.tsx';
 import { PagedTable, RowButton } from '../../ui/table.tsx';
 import { formatTime, MULTI_REGIONS, REGIONS, STORAGE_CLASSES, type BucketResource } from './common.ts';
 
@@ -125,14 +126,19 @@ function CreateBucketForm(props: { project: string; onCreated: (bucket: BucketRe
 
 export function BucketsPage(props: { project: string }) {
   const { t } = useI18n();
+  // buckets.list filters by name prefix only (`prefix`), as Google's console says of its box.
+  const filter = useUrlFilter();
   const list = usePaged(async (pageToken) => {
-    const query = pageQuery({ project: props.project, maxResults: String(PAGE_SIZE) }, pageToken);
+    const params: Record<string, string> = { project: props.project, maxResults: String(PAGE_SIZE) };
+    if (filter !== '') {
+      params.prefix = filter;
+    }
     const r = await call<{ items?: BucketResource[]; nextPageToken?: string }>(
       'GET',
-      `/storage/v1/b?${query}`,
+      `/storage/v1/b?${pageQuery(params, pageToken)}`,
     );
     return { items: r.items ?? [], nextPageToken: r.nextPageToken };
-  }, props.project);
+  }, `${props.project}\n${filter}`);
   const action = useAction(list.reload);
 
   const remove = (bucket: BucketResource): void => {
@@ -152,9 +158,10 @@ export function BucketsPage(props: { project: string }) {
         }}
       />
       <ActionStatus action={action} />
+      <FilterBox label={t('storage.filterBuckets')} placeholder={t('storage.filterPlaceholder')} />
       <PagedTable
         list={list}
-        empty={t('storage.empty')}
+        empty={filter === '' ? t('storage.empty') : t('storage.noResults')}
         label={t('storage.title')}
         className="storage-table"
         columns={[

@@ -15,6 +15,7 @@ import {
 import '../../styles/storage.css';
 import { useAction } from '../../ui/action.tsx';
 import { TextField } from '../../ui/forms.tsx';
+import { FilterBox, useUrlFilter } from '../../ui/filter.tsx';
 import { PagedTable, RowButton } from '../../ui/table.tsx';
 import { droppedFiles, pickedFiles, uploadFile, type PendingFile } from './transfer.ts';
 
@@ -33,8 +34,13 @@ export function ObjectsPage(props: { project: string; bucket: string; prefix: st
   const project = useProject();
   const { bucket, prefix } = props;
   const base = `/storage/v1/b/${enc(bucket)}/o`;
+  // The filter box narrows the folder by name prefix (objects.list `prefix` = folder + typed text).
+  const filter = useUrlFilter();
   const list = usePaged(async (pageToken) => {
-    const query = pageQuery({ prefix, delimiter: '/', maxResults: String(PAGE_SIZE) }, pageToken);
+    const query = pageQuery(
+      { prefix: `${prefix}${filter}`, delimiter: '/', maxResults: String(PAGE_SIZE) },
+      pageToken,
+    );
     const r = await call<{ items?: ObjectResource[]; prefixes?: string[]; nextPageToken?: string }>(
       'GET',
       `${base}?${query}`,
@@ -44,7 +50,7 @@ export function ObjectsPage(props: { project: string; bucket: string; prefix: st
       items: [...folders, ...(r.items ?? []).filter((o) => o.name !== prefix)],
       nextPageToken: r.nextPageToken,
     };
-  }, `${bucket}/${prefix}`);
+  }, `${bucket}/${prefix}\n${filter}`);
   const [active, setActive] = useState<ActiveUpload[]>([]);
   const [counts, setCounts] = useState<{ done: number; total: number } | undefined>();
   const [failures, setFailures] = useState<string[]>([]);
@@ -328,6 +334,7 @@ export function ObjectsPage(props: { project: string; bucket: string; prefix: st
         </ul>
       )}
       {action.error !== undefined && <ErrorBox error={action.error} />}
+      <FilterBox label={t('storage.filterObjects')} placeholder={t('storage.filterPlaceholder')} />
       <section
         className={dragging ? 'drop-zone dragging' : 'drop-zone'}
         aria-label={t('storage.dropZone', { folder: folderLabel })}
@@ -345,7 +352,7 @@ export function ObjectsPage(props: { project: string; bucket: string; prefix: st
         </p>
         <PagedTable
           list={list}
-          empty={t('storage.noObjects')}
+          empty={filter === '' ? t('storage.noObjects') : t('storage.noResults')}
           label={t('storage.objects', { bucket })}
           className="storage-table"
           columns={[

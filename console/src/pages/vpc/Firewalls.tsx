@@ -23,7 +23,10 @@ import { FormButtons, NameField, TabLayout, useTab } from './parts.tsx';
 export function FirewallsTab(props: { project: string }) {
   const { t } = useI18n();
   const { project } = props;
-  const { list, state, remove } = useTab((token) => listGlobal(project, 'firewalls', token), project);
+  const { list, state, remove, filter } = useTab(
+    (token, typed) => listGlobal(project, 'firewalls', token, typed),
+    project,
+  );
   /** undefined: no form; null: the create form; a row: its edit form. */
   const [form, setForm] = useState<Row | null | undefined>();
 
@@ -50,6 +53,8 @@ export function FirewallsTab(props: { project: string }) {
       }
       state={state}
       list={list}
+      filter={filter}
+      filterLabel={t('vpc.filterFirewalls')}
       empty={t('vpc.emptyFirewalls')}
       label={t('vpc.firewalls')}
       columns={[

@@ -22,7 +22,10 @@ const DEFAULT_REGION = 'asia-northeast3';
 export function NetworksTab(props: { project: string }) {
   const { t } = useI18n();
   const { project } = props;
-  const { list, state, remove } = useTab((token) => listGlobal(project, 'networks', token), project);
+  const { list, state, remove, filter } = useTab(
+    (token, typed) => listGlobal(project, 'networks', token, typed),
+    project,
+  );
   const [editing, setEditing] = useState<string | undefined>();
 
   return (
@@ -32,6 +35,8 @@ export function NetworksTab(props: { project: string }) {
       form={(close) => <CreateNetworkForm project={project} state={state} onDone={close} />}
       state={state}
       list={list}
+      filter={filter}
+      filterLabel={t('vpc.filterNetworks')}
       empty={t('vpc.emptyNetworks')}
       label={t('vpc.networks')}
       columns={[

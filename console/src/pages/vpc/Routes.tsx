@@ -38,7 +38,10 @@ const nextHop = (row: Row, t: Translate): string => {
 export function RoutesTab(props: { project: string }) {
   const { t } = useI18n();
   const { project } = props;
-  const { list, state, remove } = useTab((token) => listGlobal(project, 'routes', token), project);
+  const { list, state, remove, filter } = useTab(
+    (token, typed) => listGlobal(project, 'routes', token, typed),
+    project,
+  );
 
   return (
     <TabLayout
@@ -47,6 +50,8 @@ export function RoutesTab(props: { project: string }) {
       form={(close) => <CreateRouteForm project={project} state={state} onDone={close} />}
       state={state}
       list={list}
+      filter={filter}
+      filterLabel={t('vpc.filterRoutes')}
       empty={t('vpc.emptyRoutes')}
       label={t('vpc.routes')}
       columns={[

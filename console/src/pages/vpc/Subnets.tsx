@@ -24,7 +24,10 @@ const subnetPath = (project: string, row: Row): string =>
 export function SubnetsTab(props: { project: string }) {
   const { t } = useI18n();
   const { project } = props;
-  const { list, state, remove } = useTab((token) => listSubnets(project, token), project);
+  const { list, state, remove, filter } = useTab(
+    (token, typed) => listSubnets(project, token, typed),
+    project,
+  );
   const [expanding, setExpanding] = useState<string | undefined>();
 
   const setAccess = (row: Row, enabled: boolean): void => {
@@ -44,6 +47,8 @@ export function SubnetsTab(props: { project: string }) {
       form={(close) => <CreateSubnetForm project={project} state={state} onDone={close} />}
       state={state}
       list={list}
+      filter={filter}
+      filterLabel={t('vpc.filterSubnets')}
       empty={t('vpc.emptySubnets')}
       label={t('vpc.subnetsTab')}
       columns={[

@@ -4,7 +4,7 @@
  */
 import { call } from '../../api.ts';
 import { usePickerList } from '../../ui/load.ts';
-import { computeBase, listCompute } from '../compute-common.ts';
+import { computeBase, listCompute, nameFilter } from '../compute-common.ts';
 
 export { computeBase, last, mutate } from '../compute-common.ts';
 
@@ -22,12 +22,12 @@ export const strings = (value: unknown): string[] =>
   Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 
 /** One page of a global collection (networks, firewalls, routes). */
-export const listGlobal = (project: string, collection: string, pageToken: string | undefined) =>
-  listCompute<Row>(project, `global/${collection}`, pageToken, PAGE_SIZE);
+export const listGlobal = (project: string, collection: string, pageToken: string | undefined, filter = '') =>
+  listCompute<Row>(project, `global/${collection}`, pageToken, PAGE_SIZE, nameFilter(filter));
 
 /** One page of the subnets of every region. */
-export const listSubnets = (project: string, pageToken: string | undefined) =>
-  listCompute<Row>(project, 'aggregated/subnetworks', pageToken, PAGE_SIZE);
+export const listSubnets = (project: string, pageToken: string | undefined, filter = '') =>
+  listCompute<Row>(project, 'aggregated/subnetworks', pageToken, PAGE_SIZE, nameFilter(filter));
 
 const names = async (path: string): Promise<string[]> =>
   ((await call<{ items?: { name: string }[] }>('GET', path)).items ?? []).map((n) => n.name);

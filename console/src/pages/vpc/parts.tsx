@@ -3,6 +3,7 @@ import { useState, type ReactNode } from 'react';
 import { useI18n } from '../../i18n.ts';
 import { usePaged, type Page } from '../../paging.ts';
 import { ActionStatus, useAction, type Action } from '../../ui/action.tsx';
+import { FilterBox, useUrlFilter } from '../../ui/filter.tsx';
 import { PagedTable } from '../../ui/table.tsx';
 import { TextField } from '../../ui/forms.tsx';
 import { mutate, NAME_PATTERN, type Row } from './common.tsx';
@@ -44,15 +45,22 @@ export function FormButtons(props: { busy: boolean; submit: string; onCancel: ()
   );
 }
 
-/** A tab's list, its actions' state and the delete action (asks first, then waits for the operation). */
-export function useTab(load: (pageToken: string | undefined) => Promise<Page<Row>>, project: string) {
+/**
+ * A tab's list (filtered on the server by the URL's `?filter=`), its actions' state and the delete
+ * action (asks first, then waits for the operation).
+ */
+export function useTab(
+  load: (pageToken: string | undefined, filter: string) => Promise<Page<Row>>,
+  project: string,
+) {
   const { t } = useI18n();
-  const list = usePaged(load, project);
+  const filter = useUrlFilter();
+  const list = usePaged((pageToken) => load(pageToken, filter), `${project}\n${filter}`);
   const state = useAction(list.reload);
   const remove = (path: string, name: string, confirm: string): void => {
     void state.run(() => mutate('DELETE', path), { confirm, done: t('vpc.deleted', { name }) });
   };
-  return { list, state, remove };
+  return { list, state, remove, filter };
 }
 
 /**
@@ -68,11 +76,14 @@ export function TabLayout<T>(
     open?: boolean;
     onToggle?: (open: boolean) => void;
     state: Action;
+    /** The filter box's accessible name, and the filter in force (from `useTab`). */
+    filterLabel: string;
+    filter: string;
   },
 ) {
   const { t } = useI18n();
   const [creating, setCreating] = useState(false);
-  const { intro, create, form, open, onToggle, state, ...table } = props;
+  const { intro, create, form, open, onToggle, state, filterLabel, filter, empty, ...table } = props;
   return (
     <>
       <Toolbar intro={intro} label={create} open={open ?? creating} onToggle={onToggle ?? setCreating} />
@@ -83,7 +94,8 @@ export function TabLayout<T>(
           })
         : form}
       <ActionStatus action={state} working={t('vpc.working')} />
-      <PagedTable {...table} className="vpc-table" />
+      <FilterBox label={filterLabel} placeholder={t('vpc.filterPlaceholder')} />
+      <PagedTable {...table} empty={filter === '' ? empty : t('vpc.noResults')} className="vpc-table" />
     </>
   );
 }

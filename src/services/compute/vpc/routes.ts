@@ -4,6 +4,7 @@ import { NotFound } from '../../../core/errors.ts';
 import { baseUrl, intParam, paramsOf, parseBody, queryOf, stringParam } from '../../../core/http.ts';
 import { findRegion, REGIONS } from '../../../core/locations.ts';
 import { paginate } from '../../../core/paging.ts';
+import { compileFilter } from '../filter.ts';
 import type { Platform } from '../../../core/platform.ts';
 import { computeLink, presentComputeOperation } from '../presenters.ts';
 import {
@@ -75,6 +76,7 @@ export function registerVpcRoutes(
     present: (item: T) => Wire,
   ): Wire => {
     const sorted = [...items].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
+    const keep = compileFilter(stringParam(queryOf(request).filter));
     const page = paginate(
       {
         pageSize: intParam(queryOf(request).maxResults, 'maxResults'),
@@ -82,7 +84,7 @@ export function registerVpcRoutes(
       },
       keyOf,
       (after, limit) => sorted.filter((item) => after === undefined || keyOf(item) > after).slice(0, limit),
-      undefined,
+      keep === undefined ? undefined : (item) => keep(present(item)),
       500,
     );
     const out: Wire = {
@@ -111,6 +113,7 @@ export function registerVpcRoutes(
   ): Wire => {
     const keyOf = (item: T): string => `${item.region}/${item.name}`;
     const sorted = [...items].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
+    const keep = compileFilter(stringParam(queryOf(request).filter));
     const page = paginate(
       {
         pageSize: intParam(queryOf(request).maxResults, 'maxResults'),
@@ -118,7 +121,7 @@ export function registerVpcRoutes(
       },
       keyOf,
       (after, limit) => sorted.filter((item) => after === undefined || keyOf(item) > after).slice(0, limit),
-      undefined,
+      keep === undefined ? undefined : (item) => keep(present(item)),
       500,
     );
     const scoped: Record<string, Wire> = {};
