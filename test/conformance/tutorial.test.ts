@@ -310,7 +310,7 @@ const EXPECTED: { block: RegExp; output: RegExp[] }[] = [
   },
   {
     block: /gcloud compute instances create seed-vm/,
-    output: [/seed-vm\s+asia-northeast3-a\s+e2-micro\s+10\.\d+\.\d+\.\d+\s+127\.0\.0\.1\s+RUNNING/],
+    output: [/seed-vm\s+asia-northeast3-a\s+e2-micro\s+10\.\d+\.\d+\.\d+\s+127\.77\.\d+\.\d+\s+RUNNING/],
   },
   { block: /nimbus compute ssh seed-vm/, output: [/^Linux seed-vm /m, /^seed-vm$/m] },
   {
