@@ -5,30 +5,17 @@
  * Also `project-info add-metadata` / `describe` (projects.get, setCommonInstanceMetadata).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { findGcloud, gcloudEnv, runGcloud, type GcloudResult } from '../gcloud-cli.ts';
-import { startTestServer, tempDir, type TestApp } from '../helpers.ts';
+import { findGcloud, gcloudSession, type GcloudResult } from '../gcloud-cli.ts';
 
 const GCLOUD = findGcloud();
-const CALL_TIMEOUT_MS = 60_000;
 
 describe(
   'gcloud compute batch requests against Nimbus',
   { skip: GCLOUD === undefined ? 'gcloud not installed' : false },
   () => {
-    let t: TestApp & { url: string; port: number };
-    let configDir: string;
-    let env: NodeJS.ProcessEnv;
-
-    const gcloud = (args: string[]): Promise<GcloudResult> =>
-      runGcloud(GCLOUD ?? 'gcloud', [...args, '--quiet'], env, CALL_TIMEOUT_MS);
-    const ok = async (args: string[]): Promise<GcloudResult> => {
-      const result = await gcloud(args);
-      assert.equal(result.code, 0, `gcloud ${args.join(' ')} failed:\n${result.stderr}`);
-      return result;
-    };
+    const session = gcloudSession({ prefix: 'nimbus-gcloud-batch-', quiet: true });
+    const { gcloud, ok } = session;
     const ruleNames = async (): Promise<string[]> =>
       (
         JSON.parse((await ok(['compute', 'firewall-rules', 'list', '--format=json'])).stdout) as {
@@ -38,17 +25,8 @@ describe(
     const createRule = (name: string, port: string): Promise<GcloudResult> =>
       ok(['compute', 'firewall-rules', 'create', name, '--network', 'default', '--allow', `tcp:${port}`]);
 
-    before(async () => {
-      t = await startTestServer();
-      configDir = tempDir('nimbus-gcloud-batch-');
-      mkdirSync(join(configDir, 'config'));
-      env = await gcloudEnv(t.url, t.port, t.ownerToken, join(configDir, 'config'));
-    });
-
-    after(async () => {
-      await t.dispose();
-      rmSync(configDir, { recursive: true, force: true });
-    });
+    before(() => session.open());
+    after(() => session.close());
 
     it('deletes two firewall rules in one command', async () => {
       await createRule('batch-a', '9001');

@@ -6,12 +6,9 @@
  * absent or the runtime cannot run (not root, no runc).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RuncRuntime } from '../../src/platform/containers/runtime.ts';
-import { findGcloud, gcloudEnv, runGcloud, type GcloudResult } from '../gcloud-cli.ts';
-import { startTestServer, tempDir, type TestApp } from '../helpers.ts';
+import { findGcloud, gcloudSession } from '../gcloud-cli.ts';
 
 const GCLOUD = findGcloud();
 const ZONE = 'asia-northeast3-a';
@@ -43,31 +40,16 @@ interface Instance {
 }
 
 describe('gcloud compute instances against Nimbus', { skip }, () => {
-  let t: TestApp & { url: string; port: number };
-  let env: NodeJS.ProcessEnv;
-
-  const gcloud = (args: string[], timeoutMs = CALL_TIMEOUT_MS): Promise<GcloudResult> =>
-    runGcloud(GCLOUD ?? 'gcloud', args, env, timeoutMs);
-  const gcloudOk = async (args: string[], timeoutMs = CALL_TIMEOUT_MS): Promise<GcloudResult> => {
-    const result = await gcloud(args, timeoutMs);
-    assert.equal(result.code, 0, `gcloud ${args.join(' ')} failed:\n${result.stderr}`);
-    return result;
-  };
-  const gcloudJson = async <T>(args: string[]): Promise<T> =>
-    JSON.parse((await gcloudOk([...args, '--format=json'])).stdout) as T;
+  const session = gcloudSession({ timeoutMs: CALL_TIMEOUT_MS });
+  const { gcloud, ok: gcloudOk, json: gcloudJson } = session;
   const describeInstance = (): Promise<Instance> =>
     gcloudJson<Instance>(['compute', 'instances', 'describe', NAME, '--zone', ZONE]);
 
-  before(async () => {
-    t = await startTestServer();
-    const configDir = join(tempDir('nimbus-gcloud-'), 'config');
-    mkdirSync(configDir, { recursive: true });
-    env = await gcloudEnv(t.url, t.port, t.ownerToken, configDir);
-  });
+  before(() => session.open());
   after(async () => {
     // Whatever a failed step left running goes away with the instance.
     await gcloud(['compute', 'instances', 'delete', NAME, '--zone', ZONE, '--quiet']);
-    await t.dispose();
+    await session.close();
   });
 
   it('lists machine types and the public images', { timeout: CALL_TIMEOUT_MS * 2 }, async () => {

@@ -4,14 +4,10 @@
  * polls the operations it gets back, so these flows also check Compute operations as gcloud reads them.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { findGcloud, gcloudEnv, runGcloud, type GcloudResult } from '../gcloud-cli.ts';
-import { startTestServer, tempDir, type TestApp } from '../helpers.ts';
+import { findGcloud, gcloudSession } from '../gcloud-cli.ts';
 
 const GCLOUD = findGcloud();
-const CALL_TIMEOUT_MS = 60_000;
 
 interface Network {
   name: string;
@@ -41,31 +37,11 @@ describe(
   'gcloud compute networks against Nimbus',
   { skip: GCLOUD === undefined ? 'gcloud not installed' : false },
   () => {
-    let t: TestApp & { url: string; port: number };
-    let configDir: string;
-    let env: NodeJS.ProcessEnv;
+    const session = gcloudSession({ prefix: 'nimbus-gcloud-vpc-', quiet: true });
+    const { gcloud, ok, json } = session;
 
-    const gcloud = (args: string[]): Promise<GcloudResult> =>
-      runGcloud(GCLOUD ?? 'gcloud', [...args, '--quiet'], env, CALL_TIMEOUT_MS);
-    const ok = async (args: string[]): Promise<GcloudResult> => {
-      const result = await gcloud(args);
-      assert.equal(result.code, 0, `gcloud ${args.join(' ')} failed:\n${result.stderr}`);
-      return result;
-    };
-    const json = async <T>(args: string[]): Promise<T> =>
-      JSON.parse((await ok([...args, '--format=json'])).stdout) as T;
-
-    before(async () => {
-      t = await startTestServer();
-      configDir = tempDir('nimbus-gcloud-vpc-');
-      mkdirSync(join(configDir, 'config'));
-      env = await gcloudEnv(t.url, t.port, t.ownerToken, join(configDir, 'config'));
-    });
-
-    after(async () => {
-      await t.dispose();
-      rmSync(configDir, { recursive: true, force: true });
-    });
+    before(() => session.open());
+    after(() => session.close());
 
     it('lists the default network and its firewall rules', async () => {
       const networks = await json<Network[]>(['compute', 'networks', 'list']);

@@ -14,8 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RuncRuntime } from '../../src/platform/containers/runtime.ts';
 import { NetfabricDataplane } from '../../src/services/compute/vpc/dataplane.ts';
-import { findGcloud, gcloudEnv, runGcloud, type GcloudResult } from '../gcloud-cli.ts';
-import { startTestServer, tempDir, type TestApp } from '../helpers.ts';
+import { findGcloud, gcloudSession, type GcloudResult } from '../gcloud-cli.ts';
 
 const GCLOUD = findGcloud();
 const ZONE = 'asia-northeast3-a';
@@ -68,17 +67,18 @@ const sleep = (ms: number): Promise<void> =>
   });
 
 describe('gcloud compute ssh against Nimbus', { skip, timeout: CREATE_TIMEOUT_MS + 300_000 }, () => {
-  let t: TestApp & { url: string; port: number };
-  let env: NodeJS.ProcessEnv;
   let home: string;
-
-  const gcloud = (args: string[], timeoutMs = CALL_TIMEOUT_MS): Promise<GcloudResult> =>
-    runGcloud(GCLOUD ?? 'gcloud', args, env, timeoutMs);
-  const gcloudOk = async (args: string[], timeoutMs = CALL_TIMEOUT_MS): Promise<GcloudResult> => {
-    const result = await gcloud(args, timeoutMs);
-    assert.equal(result.code, 0, `gcloud ${args.join(' ')} failed:\n${result.stderr}`);
-    return result;
-  };
+  const session = gcloudSession({
+    prefix: 'nimbus-gcloud-ssh-',
+    timeoutMs: CALL_TIMEOUT_MS,
+    // gcloud makes its key in ~/.ssh and logs in as USER: a temp HOME and a fixed user.
+    setup: (_t, dir) => {
+      home = join(dir, 'home');
+      mkdirSync(home, { recursive: true });
+    },
+    env: () => ({ HOME: home, USER, LOGNAME: USER }),
+  });
+  const { gcloud, ok: gcloudOk } = session;
   const accessConfig = async (): Promise<AccessConfig | undefined> => {
     const out = await gcloudOk(['compute', 'instances', 'describe', NAME, '--zone', ZONE, '--format=json']);
     const instance = JSON.parse(out.stdout) as { networkInterfaces: { accessConfigs?: AccessConfig[] }[] };
@@ -94,23 +94,10 @@ describe('gcloud compute ssh against Nimbus', { skip, timeout: CREATE_TIMEOUT_MS
   };
   const sshArgs = ['compute', 'ssh', NAME, '--zone', ZONE, '--command', 'hostname; id -un', '--quiet'];
 
-  before(async () => {
-    t = await startTestServer();
-    const dir = tempDir('nimbus-gcloud-ssh-');
-    home = join(dir, 'home');
-    const configDir = join(dir, 'config');
-    mkdirSync(home, { recursive: true });
-    mkdirSync(configDir, { recursive: true });
-    env = {
-      ...(await gcloudEnv(t.url, t.port, t.ownerToken, configDir)),
-      HOME: home,
-      USER,
-      LOGNAME: USER,
-    };
-  });
+  before(() => session.open());
   after(async () => {
     await gcloud(['compute', 'instances', 'delete', NAME, '--zone', ZONE, '--quiet']);
-    await t.dispose();
+    await session.close();
   });
 
   it(

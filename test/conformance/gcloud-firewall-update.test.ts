@@ -4,14 +4,10 @@
  * clears the tags; a bad source range and a missing rule fail with Google's errors.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { findGcloud, gcloudEnv, runGcloud, type GcloudResult } from '../gcloud-cli.ts';
-import { startTestServer, tempDir, type TestApp } from '../helpers.ts';
+import { findGcloud, gcloudSession } from '../gcloud-cli.ts';
 
 const GCLOUD = findGcloud();
-const CALL_TIMEOUT_MS = 60_000;
 
 interface Firewall {
   name: string;
@@ -26,23 +22,15 @@ describe(
   'gcloud compute firewall-rules update against Nimbus',
   { skip: GCLOUD === undefined ? 'gcloud not installed' : false },
   () => {
-    let t: TestApp & { url: string; port: number };
-    let configDir: string;
-    let env: NodeJS.ProcessEnv;
-
-    const gcloud = (args: string[]): Promise<GcloudResult> =>
-      runGcloud(GCLOUD ?? 'gcloud', [...args, '--quiet'], env, CALL_TIMEOUT_MS);
-    const ok = async (args: string[]): Promise<GcloudResult> => {
-      const result = await gcloud(args);
-      assert.equal(result.code, 0, `gcloud ${args.join(' ')} failed:\n${result.stderr}`);
-      return result;
-    };
+    const session = gcloudSession({ prefix: 'nimbus-gcloud-fw-', quiet: true });
+    const { gcloud, ok } = session;
     const describeRule = async (name: string): Promise<Firewall> =>
       JSON.parse(
         (await ok(['compute', 'firewall-rules', 'describe', name, '--format=json'])).stdout,
       ) as Firewall;
     /** Creates through the API (quicker than gcloud; gcloud's create is covered elsewhere). */
     const api = async (method: string, path: string, body: unknown): Promise<number> => {
+      const { t } = session;
       const response = await fetch(`${t.url}/compute/v1/projects/nimbus-local/${path}`, {
         method,
         headers: { authorization: `Bearer ${t.ownerToken}`, 'content-type': 'application/json' },
@@ -53,10 +41,7 @@ describe(
     };
 
     before(async () => {
-      t = await startTestServer();
-      configDir = tempDir('nimbus-gcloud-fw-');
-      mkdirSync(join(configDir, 'config'));
-      env = await gcloudEnv(t.url, t.port, t.ownerToken, join(configDir, 'config'));
+      await session.open();
       assert.equal(await api('POST', 'global/networks', { name: 'shop', autoCreateSubnetworks: false }), 200);
       assert.equal(
         await api('POST', 'global/firewalls', {
@@ -71,10 +56,7 @@ describe(
       );
     });
 
-    after(async () => {
-      await t.dispose();
-      rmSync(configDir, { recursive: true, force: true });
-    });
+    after(() => session.close());
 
     it('replaces the allowed protocols with --allow and keeps the other fields', async () => {
       await ok(['compute', 'firewall-rules', 'update', 'shop-web', '--allow', 'tcp:8080']);

@@ -3,11 +3,9 @@
  * Nimbus server started in-process, acting as the local owner.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { findGcloud, gcloudEnv, runGcloud, type GcloudResult } from '../gcloud-cli.ts';
-import { bearer, startTestServer, tempDir, type TestApp } from '../helpers.ts';
+import { findGcloud, gcloudSession } from '../gcloud-cli.ts';
+import { bearer } from '../helpers.ts';
 
 const GCLOUD = findGcloud();
 const PROJECT = 'nimbus-local';
@@ -42,27 +40,19 @@ describe(
   'gcloud storage hmac against Nimbus',
   { skip: GCLOUD === undefined ? 'gcloud not installed' : false },
   () => {
-    let t: TestApp & { url: string; port: number };
-    let work: string;
-    let env: NodeJS.ProcessEnv;
     let accessId = '';
 
-    const run = (...args: string[]): Promise<GcloudResult> =>
-      runGcloud(GCLOUD ?? 'gcloud', ['storage', 'hmac', ...args], env, 120_000);
-    const ok = async (...args: string[]): Promise<GcloudResult> => {
-      const result = await run(...args);
-      assert.equal(result.code, 0, `gcloud storage hmac ${args.join(' ')} failed:\n${result.stderr}`);
-      return result;
-    };
+    const session = gcloudSession({
+      prefix: 'nimbus-gcloud-hmac-',
+      command: ['storage', 'hmac'],
+      env: { CLOUDSDK_CORE_PROJECT: PROJECT },
+      timeoutMs: 120_000,
+    });
+    const { gcloud: run, ok } = session;
 
     before(async () => {
-      t = await startTestServer();
-      work = tempDir('nimbus-gcloud-hmac-');
-      mkdirSync(join(work, 'config'));
-      env = {
-        ...(await gcloudEnv(t.url, t.port, t.ownerToken, join(work, 'config'))),
-        CLOUDSDK_CORE_PROJECT: PROJECT,
-      };
+      await session.open();
+      const { t } = session;
       const created = await fetch(`${t.url}/v1/projects/${PROJECT}/serviceAccounts`, {
         method: 'POST',
         headers: { ...bearer(t.ownerToken), 'content-type': 'application/json' },
@@ -71,13 +61,10 @@ describe(
       assert.equal(created.status, 200, await created.text());
     });
 
-    after(async () => {
-      await t.dispose();
-      rmSync(work, { recursive: true, force: true });
-    });
+    after(() => session.close());
 
     it('creates a key and prints its secret once', async () => {
-      const result = await ok('create', SA, '--format=json');
+      const result = await ok(['create', SA, '--format=json']);
       const parsed = JSON.parse(result.stdout) as { secret?: string };
       assert.match(parsed.secret ?? '', /^[A-Za-z0-9+/]{40}$/);
       const metadata = metadataOf(result.stdout);
@@ -88,35 +75,35 @@ describe(
     });
 
     it('lists and describes the key', async () => {
-      const listed = await ok('list', '--format=value(accessId)');
+      const listed = await ok(['list', '--format=value(accessId)']);
       assert.ok(listed.stdout.split('\n').includes(accessId), listed.stdout);
-      const filtered = await ok('list', `--service-account=${SA}`, '--format=value(accessId)');
+      const filtered = await ok(['list', `--service-account=${SA}`, '--format=value(accessId)']);
       assert.deepEqual(filtered.stdout.trim().split('\n'), [accessId]);
-      const described = metadataOf((await ok('describe', accessId, '--format=json')).stdout);
+      const described = metadataOf((await ok(['describe', accessId, '--format=json'])).stdout);
       assert.equal(described.accessId, accessId);
       assert.equal(described.projectId, PROJECT);
       assert.equal(described.state, 'ACTIVE');
     });
 
     it('refuses to delete an active key, deactivates it and deletes it', async () => {
-      const refused = await run('delete', accessId);
+      const refused = await run(['delete', accessId]);
       assert.notEqual(refused.code, 0);
       assert.match(refused.stderr, /ACTIVE/);
-      const updated = metadataOf((await ok('update', accessId, '--deactivate', '--format=json')).stdout);
+      const updated = metadataOf((await ok(['update', accessId, '--deactivate', '--format=json'])).stdout);
       assert.equal(updated.state, 'INACTIVE');
-      const stale = await run('update', accessId, '--activate', '--etag=c3RhbGU=');
+      const stale = await run(['update', accessId, '--activate', '--etag=c3RhbGU=']);
       assert.notEqual(stale.code, 0, 'a stale etag is refused');
       const reactivated = metadataOf(
-        (await ok('update', accessId, '--activate', `--etag=${updated.etag}`, '--format=json')).stdout,
+        (await ok(['update', accessId, '--activate', `--etag=${updated.etag}`, '--format=json'])).stdout,
       );
       assert.equal(reactivated.state, 'ACTIVE');
-      await ok('update', accessId, '--deactivate');
-      await ok('delete', accessId);
-      const described = metadataOf((await ok('describe', accessId, '--format=json')).stdout);
+      await ok(['update', accessId, '--deactivate']);
+      await ok(['delete', accessId]);
+      const described = metadataOf((await ok(['describe', accessId, '--format=json'])).stdout);
       assert.equal(described.state, 'DELETED');
-      const active = await ok('list', '--format=value(accessId)');
+      const active = await ok(['list', '--format=value(accessId)']);
       assert.equal(active.stdout.split('\n').includes(accessId), false);
-      const all = await ok('list', '--all', '--format=value(accessId)');
+      const all = await ok(['list', '--all', '--format=value(accessId)']);
       assert.ok(all.stdout.split('\n').includes(accessId));
     });
   },

@@ -10,12 +10,12 @@
  * The bucket's region (the credential scope's location) is looked up through the JSON API override.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startXmlPort } from '../../src/services/storage/xml/index.ts';
-import { findGcloud, gcloudEnv, runGcloud } from '../gcloud-cli.ts';
-import { bearer, startTestServer, tempDir, type TestApp, withBinding } from '../helpers.ts';
+import { findGcloud, gcloudSession, type GcloudTestServer } from '../gcloud-cli.ts';
+import { bearer, withBinding } from '../helpers.ts';
 
 const GCLOUD = findGcloud();
 const PROJECT = 'nimbus-local';
@@ -24,11 +24,22 @@ const OBJECT = 'reports/2026 q4.txt';
 const CONTENT = Buffer.from('signed by gcloud\n');
 
 describe('gcloud storage sign-url', { skip: GCLOUD === undefined ? 'gcloud not installed' : false }, () => {
-  let t: TestApp & { url: string; port: number };
-  let work: string;
-  let env: NodeJS.ProcessEnv;
+  let t: GcloudTestServer;
   let keyPath: string;
   let s3Endpoint: string;
+
+  const session = gcloudSession({
+    prefix: 'nimbus-gcloud-sign-url-',
+    timeoutMs: 120_000,
+    // The XML face's own port (main.ts starts it after listening; test servers start it here).
+    setup: async (server) => {
+      if (server.platform.config.s3Port === undefined) {
+        server.platform.config.s3Port = 0; // any free port, never a fixed one in tests
+        await startXmlPort(server.platform);
+      }
+    },
+  });
+  const { gcloud } = session;
 
   const api = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${t.url}${path}`, {
@@ -44,22 +55,17 @@ describe('gcloud storage sign-url', { skip: GCLOUD === undefined ? 'gcloud not i
   };
 
   const signUrl = async (...extra: string[]): Promise<string> => {
-    const result = await runGcloud(
-      GCLOUD ?? 'gcloud',
-      [
-        'storage',
-        'sign-url',
-        `gs://${BUCKET}/${OBJECT}`,
-        '--duration',
-        '10m',
-        '--private-key-file',
-        keyPath,
-        ...extra,
-        '--format=json',
-      ],
-      env,
-      120_000,
-    );
+    const result = await gcloud([
+      'storage',
+      'sign-url',
+      `gs://${BUCKET}/${OBJECT}`,
+      '--duration',
+      '10m',
+      '--private-key-file',
+      keyPath,
+      ...extra,
+      '--format=json',
+    ]);
     assert.equal(result.code, 0, `gcloud storage sign-url failed:\n${result.stderr}`);
     const [entry] = JSON.parse(result.stdout) as { signed_url: string }[];
     assert.ok(entry !== undefined);
@@ -67,15 +73,9 @@ describe('gcloud storage sign-url', { skip: GCLOUD === undefined ? 'gcloud not i
   };
 
   before(async () => {
-    t = await startTestServer();
-    work = tempDir('nimbus-gcloud-sign-url-');
-    mkdirSync(join(work, 'config'));
-    // The XML face's own port (main.ts starts it after listening; test servers start it here).
-    if (t.platform.config.s3Port === undefined) {
-      t.platform.config.s3Port = 0; // any free port, never a fixed one in tests
-      await startXmlPort(t.platform);
-    }
-    env = await gcloudEnv(t.url, t.port, t.ownerToken, join(work, 'config'));
+    await session.open();
+    t = session.t;
+    const { env } = session;
     s3Endpoint = env.AWS_ENDPOINT_URL_S3 ?? '';
     env.CLOUDSDK_STORAGE_GS_XML_ENDPOINT_URL = s3Endpoint;
 
@@ -86,7 +86,7 @@ describe('gcloud storage sign-url', { skip: GCLOUD === undefined ? 'gcloud not i
     const email = String(account.body.email);
     const key = await api('POST', `/v1/projects/${PROJECT}/serviceAccounts/${email}/keys`, {});
     assert.equal(key.status, 200, JSON.stringify(key.body));
-    keyPath = join(work, 'key.json');
+    keyPath = join(session.dir, 'key.json');
     writeFileSync(keyPath, Buffer.from(String(key.body.privateKeyData), 'base64'));
     const policy = await api('POST', `/v1/projects/${PROJECT}:getIamPolicy`, {});
     const current = policy.body as { bindings?: { role: string; members: string[] }[]; etag?: string };
@@ -105,10 +105,7 @@ describe('gcloud storage sign-url', { skip: GCLOUD === undefined ? 'gcloud not i
     assert.equal(upload.status, 200);
   });
 
-  after(async () => {
-    await t.dispose();
-    rmSync(work, { recursive: true, force: true });
-  });
+  after(() => session.close());
 
   it('signs a URL for the XML face that returns the object', async () => {
     assert.match(s3Endpoint, /^http:\/\/127\.0\.0\.1:\d+$/);

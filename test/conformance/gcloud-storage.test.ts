@@ -5,11 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { findGcloud, gcloudEnv, runGcloud, type GcloudResult } from '../gcloud-cli.ts';
-import { startTestServer, tempDir, type TestApp } from '../helpers.ts';
+import { findGcloud, gcloudSession } from '../gcloud-cli.ts';
 
 const GCLOUD = findGcloud();
 const BUCKET = 'gcloud-storage-test';
@@ -18,40 +17,33 @@ describe(
   'gcloud storage against Nimbus',
   { skip: GCLOUD === undefined ? 'gcloud not installed' : false },
   () => {
-    let t: TestApp & { url: string; port: number };
-    let work: string;
-    let env: NodeJS.ProcessEnv;
     const uploads: string[] = [];
+    let work: string;
 
-    const ok = async (...args: string[]): Promise<GcloudResult> => {
-      const result = await runGcloud(GCLOUD ?? 'gcloud', ['storage', ...args], env, 120_000);
-      assert.equal(result.code, 0, `gcloud storage ${args.join(' ')} failed:\n${result.stderr}`);
-      return result;
-    };
-
-    before(async () => {
-      t = await startTestServer();
-      t.app.server.prependListener('request', (req) => {
-        if (req.method === 'POST' && (req.url ?? '').includes('/upload/storage/v1/')) {
-          uploads.push(req.url ?? '');
-        }
-      });
-      work = tempDir('nimbus-gcloud-storage-');
-      mkdirSync(join(work, 'config'));
-      env = await gcloudEnv(t.url, t.port, t.ownerToken, join(work, 'config'));
+    const session = gcloudSession({
+      prefix: 'nimbus-gcloud-storage-',
+      command: ['storage'],
+      timeoutMs: 120_000,
+      setup: (t, dir) => {
+        t.app.server.prependListener('request', (req) => {
+          if (req.method === 'POST' && (req.url ?? '').includes('/upload/storage/v1/')) {
+            uploads.push(req.url ?? '');
+          }
+        });
+        work = dir;
+      },
     });
+    const { gcloud, ok } = session;
 
-    after(async () => {
-      await t.dispose();
-      rmSync(work, { recursive: true, force: true });
-    });
+    before(() => session.open());
+    after(() => session.close());
 
     it('creates, lists and describes a bucket', async () => {
-      await ok('buckets', 'create', `gs://${BUCKET}`, '--location=asia-northeast3');
-      const listed = await ok('buckets', 'list', '--format=value(name)');
+      await ok(['buckets', 'create', `gs://${BUCKET}`, '--location=asia-northeast3']);
+      const listed = await ok(['buckets', 'list', '--format=value(name)']);
       assert.ok(listed.stdout.split('\n').includes(BUCKET));
       const described = JSON.parse(
-        (await ok('buckets', 'describe', `gs://${BUCKET}`, '--format=json')).stdout,
+        (await ok(['buckets', 'describe', `gs://${BUCKET}`, '--format=json'])).stdout,
       ) as {
         name: string;
         location: string;
@@ -63,14 +55,14 @@ describe(
     it('copies a file up and down, cats and describes it', async () => {
       const local = join(work, 'hello.txt');
       writeFileSync(local, 'hello from gcloud\n');
-      await ok('cp', local, `gs://${BUCKET}/docs/hello.txt`);
-      assert.equal((await ok('cat', `gs://${BUCKET}/docs/hello.txt`)).stdout, 'hello from gcloud\n');
+      await ok(['cp', local, `gs://${BUCKET}/docs/hello.txt`]);
+      assert.equal((await ok(['cat', `gs://${BUCKET}/docs/hello.txt`])).stdout, 'hello from gcloud\n');
       const back = join(work, 'hello.back');
-      await ok('cp', `gs://${BUCKET}/docs/hello.txt`, back);
+      await ok(['cp', `gs://${BUCKET}/docs/hello.txt`, back]);
       assert.equal(readFileSync(back, 'utf8'), 'hello from gcloud\n');
-      await ok('objects', 'update', `gs://${BUCKET}/docs/hello.txt`, '--content-type=text/markdown');
+      await ok(['objects', 'update', `gs://${BUCKET}/docs/hello.txt`, '--content-type=text/markdown']);
       const described = JSON.parse(
-        (await ok('objects', 'describe', `gs://${BUCKET}/docs/hello.txt`, '--format=json')).stdout,
+        (await ok(['objects', 'describe', `gs://${BUCKET}/docs/hello.txt`, '--format=json'])).stdout,
       ) as { content_type?: string; contentType?: string; size: number | string };
       assert.equal(described.content_type ?? described.contentType, 'text/markdown');
       assert.equal(Number(described.size), 18);
@@ -91,24 +83,24 @@ describe(
       for (const file of files) {
         writeFileSync(join(tree, file), `content of ${file}\n`);
       }
-      await ok('cp', '-r', tree, `gs://${BUCKET}/`);
-      const listed = (await ok('ls', '-r', `gs://${BUCKET}/tree/**`)).stdout
+      await ok(['cp', '-r', tree, `gs://${BUCKET}/`]);
+      const listed = (await ok(['ls', '-r', `gs://${BUCKET}/tree/**`])).stdout
         .split('\n')
         .filter((l) => l.startsWith('gs://'));
       assert.deepEqual(listed.sort(), files.map((f) => `gs://${BUCKET}/tree/${f}`).sort());
-      const du = (await ok('du', '-s', `gs://${BUCKET}/tree`)).stdout;
+      const du = (await ok(['du', '-s', `gs://${BUCKET}/tree`])).stdout;
       const expected = files.reduce((sum, f) => sum + `content of ${f}\n`.length, 0);
       assert.match(du, new RegExp(`^${String(expected)}\\s`));
     });
 
     it('rsyncs a folder, and a second rsync transfers nothing', async () => {
       const tree = join(work, 'tree');
-      await ok('rsync', '-r', tree, `gs://${BUCKET}/mirror`);
+      await ok(['rsync', '-r', tree, `gs://${BUCKET}/mirror`]);
       const before = uploads.length;
-      await ok('rsync', '-r', tree, `gs://${BUCKET}/mirror`);
+      await ok(['rsync', '-r', tree, `gs://${BUCKET}/mirror`]);
       assert.equal(uploads.length, before, 'the second rsync uploaded again');
       writeFileSync(join(tree, 'new.txt'), 'new\n');
-      await ok('rsync', '-r', tree, `gs://${BUCKET}/mirror`);
+      await ok(['rsync', '-r', tree, `gs://${BUCKET}/mirror`]);
       assert.equal(uploads.length, before + 1);
     });
 
@@ -116,27 +108,23 @@ describe(
       const big = join(work, 'big.bin');
       const data = randomBytes(200 * 1024 * 1024);
       writeFileSync(big, data);
-      await ok('cp', big, `gs://${BUCKET}/big.bin`);
+      await ok(['cp', big, `gs://${BUCKET}/big.bin`]);
       assert.ok(uploads.some((u) => u.includes('uploadType=resumable')));
       const back = join(work, 'big.back');
-      await ok('cp', `gs://${BUCKET}/big.bin`, back);
+      await ok(['cp', `gs://${BUCKET}/big.bin`, back]);
       assert.ok(readFileSync(back).equals(data));
     });
 
     it('moves an object', async () => {
-      await ok('mv', `gs://${BUCKET}/docs/hello.txt`, `gs://${BUCKET}/moved/hello.txt`);
-      assert.equal((await ok('cat', `gs://${BUCKET}/moved/hello.txt`)).stdout, 'hello from gcloud\n');
-      const gone = await runGcloud(
-        GCLOUD ?? 'gcloud',
-        ['storage', 'cat', `gs://${BUCKET}/docs/hello.txt`],
-        env,
-      );
+      await ok(['mv', `gs://${BUCKET}/docs/hello.txt`, `gs://${BUCKET}/moved/hello.txt`]);
+      assert.equal((await ok(['cat', `gs://${BUCKET}/moved/hello.txt`])).stdout, 'hello from gcloud\n');
+      const gone = await gcloud(['cat', `gs://${BUCKET}/docs/hello.txt`]);
       assert.notEqual(gone.code, 0);
     });
 
     it('removes objects recursively', async () => {
-      await ok('rm', '-r', `gs://${BUCKET}/mirror`);
-      const left = (await ok('ls', `gs://${BUCKET}`)).stdout;
+      await ok(['rm', '-r', `gs://${BUCKET}/mirror`]);
+      const left = (await ok(['ls', `gs://${BUCKET}`])).stdout;
       assert.ok(!left.includes('/mirror/'));
       assert.ok(left.includes(`gs://${BUCKET}/moved/`));
     });

@@ -5,11 +5,17 @@
  * CLOUDSDK_CONFIG, and a proxy that refuses everything but 127.0.0.1, so no traffic leaves the machine.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { findGcloud, gcloudEnv, runGcloud, type GcloudResult } from '../gcloud-cli.ts';
-import { bearer, startTestServer, tempDir, type TestApp } from '../helpers.ts';
+import {
+  findGcloud,
+  gcloudSession,
+  runGcloud,
+  type GcloudResult,
+  type GcloudTestServer,
+} from '../gcloud-cli.ts';
+import { bearer } from '../helpers.ts';
 
 const GCLOUD = findGcloud();
 const PROJECT = 'nimbus-local';
@@ -73,12 +79,43 @@ function emailOf(accountId: string): string {
 }
 
 describe('gcloud CLI against Nimbus', { skip: GCLOUD === undefined ? 'gcloud not installed' : false }, () => {
-  let t: TestApp & { url: string; port: number };
+  let t: GcloudTestServer;
   let configRoot: string;
   /** Environment for gcloud acting as the local owner (CLOUDSDK_AUTH_ACCESS_TOKEN). */
   let ownerEnv: NodeJS.ProcessEnv;
   const requests: LoggedRequest[] = [];
   const issued: IssuedToken[] = [];
+
+  const session = gcloudSession({
+    setup: (server) => {
+      t = server;
+      // Observe every request (first listener, before Fastify's) and every token Nimbus mints.
+      t.app.server.prependListener('request', (req, res) => {
+        const entry: LoggedRequest = {
+          method: req.method ?? '',
+          url: req.url ?? '',
+          authorization: req.headers.authorization,
+          status: 0,
+        };
+        requests.push(entry);
+        res.on('finish', () => {
+          entry.status = res.statusCode;
+        });
+      });
+      const tokens = t.platform.tokens;
+      const issue = tokens.issueAccessToken.bind(tokens);
+      tokens.issueAccessToken = (principal, options) => {
+        const result = issue(principal, options);
+        const current = requests.at(-1);
+        issued.push({
+          token: result.accessToken,
+          member: principal.member,
+          during: current === undefined ? '' : `${current.method} ${current.url.split('?')[0] ?? ''}`,
+        });
+        return result;
+      };
+    },
+  });
 
   const gcloud = (args: string[], env: NodeJS.ProcessEnv = ownerEnv): Promise<GcloudResult> =>
     runGcloud(GCLOUD ?? 'gcloud', args, env, CALL_TIMEOUT_MS);
@@ -113,42 +150,13 @@ describe('gcloud CLI against Nimbus', { skip: GCLOUD === undefined ? 'gcloud not
     (policy.bindings ?? []).filter((b) => b.role === role).flatMap((b) => b.members);
 
   before(async () => {
-    t = await startTestServer();
-    // Observe every request (first listener, before Fastify's) and every token Nimbus mints.
-    t.app.server.prependListener('request', (req, res) => {
-      const entry: LoggedRequest = {
-        method: req.method ?? '',
-        url: req.url ?? '',
-        authorization: req.headers.authorization,
-        status: 0,
-      };
-      requests.push(entry);
-      res.on('finish', () => {
-        entry.status = res.statusCode;
-      });
-    });
-    const tokens = t.platform.tokens;
-    const issue = tokens.issueAccessToken.bind(tokens);
-    tokens.issueAccessToken = (principal, options) => {
-      const result = issue(principal, options);
-      const current = requests.at(-1);
-      issued.push({
-        token: result.accessToken,
-        member: principal.member,
-        during: current === undefined ? '' : `${current.method} ${current.url.split('?')[0] ?? ''}`,
-      });
-      return result;
-    };
-
-    configRoot = tempDir('nimbus-gcloud-');
-    mkdirSync(join(configRoot, 'owner'));
-    ownerEnv = await gcloudEnv(t.url, t.port, t.ownerToken, join(configRoot, 'owner'));
+    await session.open();
+    t = session.t;
+    configRoot = session.dir;
+    ownerEnv = session.env;
   });
 
-  after(async () => {
-    await t.dispose();
-    rmSync(configRoot, { recursive: true, force: true });
-  });
+  after(() => session.close());
 
   it('gets the gcloud environment from GET /_nimbus/env', () => {
     assert.equal(ownerEnv.CLOUDSDK_CORE_PROJECT, PROJECT);
