@@ -224,6 +224,9 @@ describe('console accessibility and phone width: every page', { skip, timeout: 1
     await visit(`/storage/browser/${bucket}?prefix=docs%2F`);
     await page.getByRole('link', { name: 'hello.txt' }).waitFor();
     await check(page, 'objects of a folder');
+    await visit(`/storage/browser/${bucket}?tab=configuration`);
+    await page.getByRole('button', { name: 'Save' }).waitFor();
+    await check(page, 'bucket configuration');
     await visit(`/storage/browser/_details/${bucket}/docs/hello.txt`);
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
     await check(page, 'object details');

@@ -363,4 +363,47 @@ describe('console: Cloud Storage', { skip, timeout: 300_000 }, () => {
     assert.equal(await buckets.locator('tbody tr').count(), 1);
     assert.equal(await page.getByRole('searchbox', { name: 'Filter buckets' }).inputValue(), 'console-e2e-m');
   });
+
+  it('edits bucket settings and deletes a folder with everything under it', async () => {
+    const bucket = 'console-e2e-bucket';
+    // Start from "not enforced", so the settings view is what turns prevention on.
+    const reset = await session.api('PATCH', `/storage/v1/b/${bucket}`, {
+      iamConfiguration: { publicAccessPrevention: 'inherited' },
+    });
+    assert.equal(reset.status, 200);
+    await page.goto(`${session.nimbus.url}/storage/browser/${bucket}?project=${PROJECT}`);
+    await page.getByRole('link', { name: 'Configuration' }).click();
+    await page.waitForURL(/[?&]tab=configuration/);
+    await page.getByRole('heading', { name: 'Bucket settings' }).waitFor();
+    const prevent = page.getByRole('checkbox', { name: 'Prevent public access' });
+    assert.equal(await prevent.isChecked(), false);
+    await prevent.check();
+    await page.getByRole('checkbox', { name: /object versioning/ }).check();
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Bucket settings saved.').waitFor();
+    await shot(page, 'storage-bucket-settings');
+    const got = await session.api('GET', `/storage/v1/b/${bucket}`);
+    const settings = got.body as {
+      iamConfiguration?: { publicAccessPrevention?: string };
+      versioning?: { enabled?: boolean };
+    };
+    assert.equal(settings.iamConfiguration?.publicAccessPrevention, 'enforced');
+    assert.equal(settings.versioning?.enabled, true);
+
+    // docs/ holds note.txt and sub/deep.txt, sub/deeper.txt (uploaded by the first test).
+    await page.getByRole('link', { name: 'Objects', exact: true }).click();
+    const before = await session.api('GET', `/storage/v1/b/${bucket}/o?prefix=docs/`);
+    assert.equal((before.body as { items?: unknown[] }).items?.length, 3);
+    const asked = new Promise<string>((resolve) => {
+      page.once('dialog', (dialog) => {
+        resolve(dialog.message());
+      });
+    });
+    await page.getByRole('button', { name: 'Delete: docs/' }).click();
+    assert.match(await asked, /Delete folder docs\/ and the 3 objects under it\?/);
+    await page.getByText('Deleted folder docs/ (3 objects).').waitFor();
+    await page.getByRole('link', { name: 'docs/' }).waitFor({ state: 'detached' });
+    const after = await session.api('GET', `/storage/v1/b/${bucket}/o?prefix=docs/`);
+    assert.deepEqual((after.body as { items?: unknown[] }).items ?? [], []);
+  });
 });

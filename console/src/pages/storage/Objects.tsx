@@ -1,9 +1,17 @@
-import { useRef, useState, type ChangeEvent, type DragEvent, type SyntheticEvent } from 'react';
+import {
+  useRef,
+  useState,
+  type ChangeEvent,
+  type DragEvent,
+  type ReactNode,
+  type SyntheticEvent,
+} from 'react';
 import { call, download, enc, errorText, saveFile, upload } from '../../api.ts';
 import { ErrorBox, Link } from '../../components.tsx';
 import { useI18n } from '../../i18n.ts';
 import { pageQuery, usePaged } from '../../paging.ts';
-import { navigate, useProject, withProject } from '../../router.ts';
+import { navigate, useLocation, useProject, withProject } from '../../router.ts';
+import { BucketSettings } from './BucketSettings.tsx';
 import {
   detailsLink,
   folderLink,
@@ -22,6 +30,10 @@ import { droppedFiles, pickedFiles, uploadFile, type PendingFile } from './trans
 const PAGE_SIZE = 50;
 /** Files uploaded at once. */
 const PARALLEL_UPLOADS = 3;
+/** Objects deleted at once when a folder goes. */
+const PARALLEL_DELETES = 4;
+/** Past this many objects the folder-delete confirmation says "1000+". */
+const COUNT_CAP = 1000;
 
 interface ActiveUpload {
   id: number;
@@ -29,7 +41,38 @@ interface ActiveUpload {
   fraction: number;
 }
 
+/** The bucket's views: its objects (the folder browser) or its configuration (`?tab=configuration`). */
 export function ObjectsPage(props: { project: string; bucket: string; prefix: string }) {
+  const { t } = useI18n();
+  const configuration = useLocation().query.get('tab') === 'configuration';
+  const { bucket, prefix } = props;
+  const objects = folderLink(bucket, prefix);
+  const tabs = (
+    <nav aria-label={t('storage.bucketTabs')} className="tabs bucket-tabs">
+      <Link to={objects} current={!configuration}>
+        {t('storage.tabObjects')}
+      </Link>
+      <Link to={`${objects}${objects.includes('?') ? '&' : '?'}tab=configuration`} current={configuration}>
+        {t('storage.tabConfiguration')}
+      </Link>
+    </nav>
+  );
+  if (configuration) {
+    return (
+      <>
+        <h1>{t('storage.bucketTitle', { name: bucket })}</h1>
+        <p className="crumbs">
+          <Link to="/storage/browser">{t('storage.title')}</Link> / {bucket}
+        </p>
+        {tabs}
+        <BucketSettings bucket={bucket} />
+      </>
+    );
+  }
+  return <ObjectBrowser {...props} tabs={tabs} />;
+}
+
+function ObjectBrowser(props: { project: string; bucket: string; prefix: string; tabs: ReactNode }) {
   const { t } = useI18n();
   const project = useProject();
   const { bucket, prefix } = props;
@@ -53,6 +96,9 @@ export function ObjectsPage(props: { project: string; bucket: string; prefix: st
   }, `${bucket}/${prefix}\n${filter}`);
   const [active, setActive] = useState<ActiveUpload[]>([]);
   const [counts, setCounts] = useState<{ done: number; total: number } | undefined>();
+  const [folderProgress, setFolderProgress] = useState<
+    { name: string; done: number; total: string } | undefined
+  >();
   const [failures, setFailures] = useState<string[]>([]);
   const action = useAction(list.reload);
   const { setError, setMessage } = action;
@@ -186,6 +232,64 @@ export function ObjectsPage(props: { project: string; bucket: string; prefix: st
     );
   };
 
+  /** Objects under `folder` (no delimiter), counted a page at a time up to just past COUNT_CAP. */
+  const countUnder = async (folder: string): Promise<number> => {
+    let count = 0;
+    let token: string | undefined;
+    do {
+      const query = pageQuery({ prefix: folder, maxResults: String(COUNT_CAP) }, token);
+      const r = await call<{ items?: { name: string }[]; nextPageToken?: string }>('GET', `${base}?${query}`);
+      count += r.items?.length ?? 0;
+      token = r.nextPageToken;
+    } while (token !== undefined && count <= COUNT_CAP);
+    return count;
+  };
+
+  const removeFolder = async (folder: string): Promise<void> => {
+    setError(undefined);
+    setMessage(t('storage.counting', { name: folder }));
+    let count: number;
+    try {
+      count = await countUnder(folder);
+    } catch (failure) {
+      setMessage('');
+      setError(failure);
+      return;
+    }
+    setMessage('');
+    const total = count > COUNT_CAP ? `${String(COUNT_CAP)}+` : String(count);
+    let done = 0;
+    await action.run(
+      async () => {
+        setFolderProgress({ name: folder, done, total });
+        try {
+          // Every round lists the first page again: what the last round deleted is gone from it.
+          for (;;) {
+            const query = pageQuery({ prefix: folder, maxResults: '100' }, undefined);
+            const r = await call<{ items?: { name: string }[] }>('GET', `${base}?${query}`);
+            const names = (r.items ?? []).map((item) => item.name);
+            if (names.length === 0) {
+              break;
+            }
+            let next = 0;
+            const worker = async (): Promise<void> => {
+              for (let name = names[next++]; name !== undefined; name = names[next++]) {
+                await call('DELETE', objectPath(bucket, name));
+                done += 1;
+                setFolderProgress({ name: folder, done, total });
+              }
+            };
+            await Promise.all(Array.from({ length: Math.min(PARALLEL_DELETES, names.length) }, worker));
+          }
+          setMessage(t('storage.folderDeleted', { name: folder, n: done }));
+        } finally {
+          setFolderProgress(undefined);
+        }
+      },
+      { confirm: t('storage.confirmDeleteFolder', { name: folder, n: total }) },
+    );
+  };
+
   const toggle = (name: string, on: boolean): void => {
     setSelected((current) => {
       const next = new Set(current);
@@ -242,6 +346,7 @@ export function ObjectsPage(props: { project: string; bucket: string; prefix: st
           </button>
         )}
       </nav>
+      {props.tabs}
       <div className="form uploads">
         <label>
           {t('storage.upload')}
@@ -320,6 +425,15 @@ export function ObjectsPage(props: { project: string; bucket: string; prefix: st
             ))}
           </ul>
         </div>
+      )}
+      {folderProgress !== undefined && (
+        <p role="status" className="muted">
+          {t('storage.deletingFolder', {
+            name: folderProgress.name,
+            done: folderProgress.done,
+            total: folderProgress.total,
+          })}
+        </p>
       )}
       {action.message !== '' && (
         <p role="status" className="ok">
@@ -405,6 +519,14 @@ export function ObjectsPage(props: { project: string; bucket: string; prefix: st
                 <td className="hide-narrow">{formatTime(object.updated)}</td>
                 <td>
                   <div className="actions">
+                    {folder && (
+                      <RowButton
+                        verb={t('common.delete')}
+                        name={object.name}
+                        disabled={action.busy}
+                        onClick={() => void removeFolder(object.name)}
+                      />
+                    )}
                     {!folder && (
                       <>
                         <RowButton
