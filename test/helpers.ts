@@ -1,3 +1,4 @@
+import type { LightMyRequestResponse } from 'fastify';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,6 +67,26 @@ export function jsonCaller(t: TestApp, token = t.ownerToken) {
     const res = await t.app.inject({ method, url, headers: bearer(token), ...(payload ? { payload } : {}) });
     return { status: res.statusCode, body: res.json<Json>() };
   };
+}
+
+/**
+ * Raw requests through app.inject as `token` (undefined: anonymous), with optional payload and
+ * headers. `app` is read per call, so suites can build the caller before `before()` starts the app.
+ */
+export function injector(app: () => TestApp) {
+  return async (
+    method: Method,
+    url: string,
+    token: string | undefined,
+    payload?: object | Buffer | string,
+    headers: Record<string, string> = {},
+  ): Promise<LightMyRequestResponse> =>
+    app().app.inject({
+      method,
+      url,
+      headers: { ...(token === undefined ? {} : bearer(token)), ...headers },
+      ...(payload === undefined ? {} : { payload }),
+    });
 }
 
 export interface PolicyBindings {

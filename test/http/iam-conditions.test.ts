@@ -6,15 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { LightMyRequestResponse } from 'fastify';
-import { bearer, startTestApp, type Json, type TestApp } from '../helpers.ts';
+import { injector, type Method, startTestApp, type Json, type TestApp } from '../helpers.ts';
 
 const PROJECT = 'nimbus-local';
 const BUCKET = 'cond-bucket';
 const OTHER = 'cond-other-bucket';
 const START = Date.parse('2026-06-15T10:00:00Z');
-
-type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 interface Binding {
   role: string;
@@ -26,19 +23,7 @@ describe('IAM Conditions', () => {
   let t: TestApp;
   let now = START;
 
-  const call = async (
-    method: Method,
-    url: string,
-    token: string,
-    payload?: object | Buffer,
-    headers: Record<string, string> = {},
-  ): Promise<LightMyRequestResponse> =>
-    t.app.inject({
-      method,
-      url,
-      headers: { ...bearer(token), ...headers },
-      ...(payload === undefined ? {} : { payload }),
-    });
+  const call = injector(() => t);
 
   const owner = (method: Method, url: string, payload?: object) => call(method, url, t.ownerToken, payload);
 

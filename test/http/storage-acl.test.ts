@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
-import { bearer, startTestApp, type Json, type Method, type TestApp } from '../helpers.ts';
+import { injector, type Method, startTestApp, type Json, type TestApp } from '../helpers.ts';
 
 const PROJECT = 'nimbus-local';
 const FINE = 'acl-fine-bucket';
@@ -15,19 +15,7 @@ const UNIFORM = 'acl-uniform-bucket';
 describe('Cloud Storage object ACLs (JSON API v1)', () => {
   let t: TestApp;
 
-  const call = async (
-    method: Method,
-    url: string,
-    token: string | undefined,
-    payload?: object | Buffer | string,
-    headers: Record<string, string> = {},
-  ): Promise<LightMyRequestResponse> =>
-    t.app.inject({
-      method,
-      url,
-      headers: { ...(token === undefined ? {} : bearer(token)), ...headers },
-      ...(payload === undefined ? {} : { payload }),
-    });
+  const call = injector(() => t);
 
   const owner = (method: Method, url: string, payload?: object) => call(method, url, t.ownerToken, payload);
 

@@ -5,31 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { LightMyRequestResponse } from 'fastify';
-import { bearer, startTestApp, withBinding, type Json, type TestApp } from '../helpers.ts';
+import { injector, type Method, startTestApp, withBinding, type Json, type TestApp } from '../helpers.ts';
 
 const PROJECT = 'nimbus-local';
 const PUBLIC = 'iam-public-bucket';
 const PRIVATE = 'iam-private-bucket';
 
-type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
-
 describe('Cloud Storage bucket IAM (JSON API v1)', () => {
   let t: TestApp;
 
-  const call = async (
-    method: Method,
-    url: string,
-    token: string | undefined,
-    payload?: object | Buffer,
-    headers: Record<string, string> = {},
-  ): Promise<LightMyRequestResponse> =>
-    t.app.inject({
-      method,
-      url,
-      headers: { ...(token === undefined ? {} : bearer(token)), ...headers },
-      ...(payload === undefined ? {} : { payload }),
-    });
+  const call = injector(() => t);
 
   const owner = (method: Method, url: string, payload?: object) => call(method, url, t.ownerToken, payload);
 

@@ -8,13 +8,19 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { Storage } from '@google-cloud/storage';
-import { bearer, startTestApp, startTestServer, withBinding, type Json, type TestApp } from '../helpers.ts';
+import {
+  injector,
+  type Method,
+  startTestApp,
+  startTestServer,
+  withBinding,
+  type Json,
+  type TestApp,
+} from '../helpers.ts';
 
 const PROJECT = 'nimbus-local';
 const PUBLIC_REFUSED =
   'The member bindings allUsers and allAuthenticatedUsers are not allowed since public access prevention is enforced.';
-
-type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 interface ErrorBody {
   error: { code: number; message: string; errors: { reason: string }[] };
@@ -23,19 +29,7 @@ interface ErrorBody {
 describe('Cloud Storage public access prevention (JSON API v1)', () => {
   let t: TestApp;
 
-  const call = async (
-    method: Method,
-    url: string,
-    token: string | undefined,
-    payload?: object | Buffer,
-    headers: Record<string, string> = {},
-  ): Promise<LightMyRequestResponse> =>
-    t.app.inject({
-      method,
-      url,
-      headers: { ...(token === undefined ? {} : bearer(token)), ...headers },
-      ...(payload === undefined ? {} : { payload }),
-    });
+  const call = injector(() => t);
   const owner = (method: Method, url: string, payload?: object) => call(method, url, t.ownerToken, payload);
   const anonymousRead = (bucket: string, name: string) =>
     call('GET', `/storage/v1/b/${bucket}/o/${name}?alt=media`, undefined);
